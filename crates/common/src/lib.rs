@@ -1,0 +1,7 @@
+//! Types shared by every oxmon crate: metric names, samples and the protobuf
+//! bindings of the agent/server wire protocol.
+
+#![forbid(unsafe_code)]
+
+pub mod metric;
+pub mod proto;
