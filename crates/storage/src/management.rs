@@ -1,0 +1,272 @@
+//! The management database (`cert.db`): agents seen, the agent whitelist
+//! and, later, rules, channels and the rest of the configuration.
+//!
+//! Access is low-rate (API writes, a periodic flush of agent activity), so
+//! one connection behind a mutex serves it. Every method blocks: call it from
+//! a blocking thread.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rand::RngCore;
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::MANAGEMENT_DB;
+use crate::error::{Error, Result};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS agents (
+    agent_id           TEXT PRIMARY KEY,
+    first_seen_ms      INTEGER NOT NULL,
+    last_seen_ms       INTEGER NOT NULL,
+    report_interval_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS agent_whitelist (
+    id          TEXT PRIMARY KEY,
+    agent_id    TEXT NOT NULL UNIQUE,
+    token_hash  TEXT NOT NULL,
+    description TEXT,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+";
+
+/// What the server knows of an agent's reporting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentRecord {
+    pub agent_id: String,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    /// Typical gap between two reports, learned from the agent's own rhythm.
+    pub report_interval_ms: Option<i64>,
+}
+
+/// A whitelist entry; the token itself is never stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WhitelistEntry {
+    pub id: String,
+    pub agent_id: String,
+    pub description: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug)]
+pub struct Management {
+    conn: Mutex<Connection>,
+}
+
+impl Management {
+    /// Opens (creating and migrating) `cert.db` in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|source| Error::DataDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        let conn = Connection::open(data_dir.join(MANAGEMENT_DB)).map_err(Error::Management)?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(Error::Management)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(Error::Management)?;
+        conn.execute_batch(SCHEMA).map_err(Error::Management)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let mut conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut conn).map_err(Error::Management)
+    }
+
+    /// Every agent that ever reported.
+    pub fn agents(&self) -> Result<Vec<AgentRecord>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT agent_id, first_seen_ms, last_seen_ms, report_interval_ms FROM agents ORDER BY agent_id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(AgentRecord {
+                    agent_id: r.get(0)?,
+                    first_seen_ms: r.get(1)?,
+                    last_seen_ms: r.get(2)?,
+                    report_interval_ms: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Saves agent activity (newer `last_seen` wins), in one transaction.
+    pub fn save_agents(&self, records: &[AgentRecord]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO agents (agent_id, first_seen_ms, last_seen_ms, report_interval_ms)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (agent_id) DO UPDATE SET
+                        first_seen_ms = MIN(first_seen_ms, excluded.first_seen_ms),
+                        last_seen_ms = MAX(last_seen_ms, excluded.last_seen_ms),
+                        report_interval_ms = COALESCE(excluded.report_interval_ms, report_interval_ms)",
+                )?;
+                for r in records {
+                    stmt.execute(params![r.agent_id, r.first_seen_ms, r.last_seen_ms, r.report_interval_ms])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// Adds `agent_id` to the whitelist and returns the entry and its token,
+    /// which is shown this once and stored only as a hash. `None` when the
+    /// agent is already whitelisted.
+    pub fn whitelist_add(
+        &self,
+        agent_id: &str,
+        description: Option<&str>,
+        now_s: i64,
+    ) -> Result<Option<(WhitelistEntry, String)>> {
+        let token = new_token();
+        let id = new_id();
+        let inserted = self.with(|c| {
+            c.execute(
+                "INSERT INTO agent_whitelist (id, agent_id, token_hash, description, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (agent_id) DO NOTHING",
+                params![id, agent_id, hash_token(&token), description, now_s],
+            )
+        })?;
+        if inserted == 0 {
+            return Ok(None);
+        }
+        let entry = WhitelistEntry {
+            id,
+            agent_id: agent_id.to_owned(),
+            description: description.map(str::to_owned),
+            created_at: now_s,
+            updated_at: now_s,
+        };
+        Ok(Some((entry, token)))
+    }
+
+    /// Checks `token` for `agent_id`: `None` when the agent is not
+    /// whitelisted, else whether the token matches (constant time).
+    pub fn verify_agent_token(&self, agent_id: &str, token: &str) -> Result<Option<bool>> {
+        let stored: Option<String> = self.with(|c| {
+            c.query_row(
+                "SELECT token_hash FROM agent_whitelist WHERE agent_id = ?1",
+                [agent_id],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        Ok(stored.map(|h| bool::from(h.as_bytes().ct_eq(hash_token(token).as_bytes()))))
+    }
+}
+
+/// A new agent token: 32 random bytes, standard Base64 (44 characters), as
+/// oxmon 0.1 issued them.
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64_encode(&bytes)
+}
+
+/// Tokens carry 256 random bits, so a plain SHA-256 is a safe verifier and
+/// cheap enough to check on every batch (a password hash would not be).
+fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_id() -> String {
+    let mut bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut bytes);
+    // A positive 63-bit decimal, shaped like oxmon 0.1's Snowflake ids.
+    (u64::from_le_bytes(bytes) >> 1).to_string()
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64_encode(input.as_bytes()), expected);
+        }
+        assert_eq!(new_token().len(), 44);
+    }
+
+    #[test]
+    fn whitelisted_token_verifies_and_others_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Management::open(dir.path()).unwrap();
+        let (entry, token) = m
+            .whitelist_add("web-1", Some("front"), 100)
+            .unwrap()
+            .unwrap();
+        assert_eq!(entry.agent_id, "web-1");
+        assert_eq!(m.verify_agent_token("web-1", &token).unwrap(), Some(true));
+        assert_eq!(m.verify_agent_token("web-1", "nope").unwrap(), Some(false));
+        assert_eq!(m.verify_agent_token("web-2", &token).unwrap(), None);
+        assert!(
+            m.whitelist_add("web-1", None, 101).unwrap().is_none(),
+            "duplicate agent"
+        );
+        // The token is not stored in clear anywhere in the file.
+        drop(m);
+        let raw = std::fs::read(dir.path().join(MANAGEMENT_DB)).unwrap();
+        assert!(!raw.windows(token.len()).any(|w| w == token.as_bytes()));
+    }
+
+    #[test]
+    fn agent_activity_keeps_the_newest_last_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Management::open(dir.path()).unwrap();
+        let rec = |last, interval| AgentRecord {
+            agent_id: "a".into(),
+            first_seen_ms: 10,
+            last_seen_ms: last,
+            report_interval_ms: interval,
+        };
+        m.save_agents(&[rec(500, Some(10_000))]).unwrap();
+        m.save_agents(&[rec(400, None)]).unwrap();
+        assert_eq!(m.agents().unwrap(), vec![rec(500, Some(10_000))]);
+    }
+}
