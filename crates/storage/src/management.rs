@@ -157,6 +157,15 @@ impl Management {
         Ok(Some((entry, token)))
     }
 
+    /// Whitelisted agent ids, sorted.
+    pub fn whitelisted_agent_ids(&self) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT agent_id FROM agent_whitelist ORDER BY agent_id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
     /// Checks `token` for `agent_id`: `None` when the agent is not
     /// whitelisted, else whether the token matches (constant time).
     pub fn verify_agent_token(&self, agent_id: &str, token: &str) -> Result<Option<bool>> {

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -76,6 +76,8 @@ pub struct WriterStats {
     pub groups_committed: AtomicU64,
     pub groups_failed: AtomicU64,
     pub compaction_steps: AtomicU64,
+    /// Whether the most recent commit group failed.
+    pub last_group_failed: AtomicBool,
 }
 
 enum Command {
@@ -334,6 +336,7 @@ impl Actor {
                     .samples_committed
                     .fetch_add(total as u64, Ordering::Relaxed);
                 self.stats.groups_committed.fetch_add(1, Ordering::Relaxed);
+                self.stats.last_group_failed.store(false, Ordering::Relaxed);
                 let report = WriteReport {
                     group_writes: writes.len(),
                     group_samples: total,
@@ -345,6 +348,7 @@ impl Actor {
             }
             Err(error) => {
                 self.stats.groups_failed.fetch_add(1, Ordering::Relaxed);
+                self.stats.last_group_failed.store(true, Ordering::Relaxed);
                 tracing::error!(%error, writes = writes.len(), "commit group failed; callers will retry");
                 let error = Arc::new(error);
                 for w in writes {

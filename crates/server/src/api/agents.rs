@@ -1,0 +1,115 @@
+//! `/v1/agents`: every agent that reported, and its latest values.
+
+use axum::extract::Path;
+use oxmon_common::metric::{AGENT_METRICS, LEGACY_LOAD_METRICS};
+use serde::Serialize;
+
+use super::AppStateRef;
+use super::metrics::{LabelsJson, labels_json};
+use super::params::{PageParams, rfc3339};
+use super::response::{ApiError, ApiOk, ApiQuery, ApiResult};
+use crate::agents::AgentStatus;
+
+/// How far back `/latest` looks.
+const LATEST_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+#[derive(Serialize)]
+struct AgentItem {
+    agent_id: String,
+    last_seen: Option<String>,
+    status: &'static str,
+    /// Added in 0.2.
+    first_seen: Option<String>,
+    /// Added in 0.2: the reporting interval the server has observed.
+    report_interval_secs: Option<f64>,
+    /// Added in 0.2.
+    whitelisted: bool,
+}
+
+/// `GET /v1/agents`: agents that reported (whitelisted or not) plus
+/// whitelisted agents never seen (`status = unknown`), sorted by id.
+pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
+    let page = q.page()?;
+    let whitelisted = state
+        .management(|m| m.whitelisted_agent_ids())
+        .await
+        .map_err(|e| ApiError::storage(&e))?;
+    let now = state.clock.now_ms();
+    let mut items: Vec<AgentItem> = state
+        .agents
+        .all()
+        .into_iter()
+        .map(|a| AgentItem {
+            status: a.status(now).as_str(),
+            last_seen: Some(rfc3339(a.last_seen_ms)),
+            first_seen: Some(rfc3339(a.first_seen_ms)),
+            report_interval_secs: a.interval_ms.map(|ms| ms as f64 / 1000.0),
+            whitelisted: whitelisted.binary_search(&a.agent_id).is_ok(),
+            agent_id: a.agent_id,
+        })
+        .collect();
+    for id in whitelisted {
+        if items.iter().all(|i| i.agent_id != id) {
+            items.push(AgentItem {
+                agent_id: id,
+                last_seen: None,
+                status: AgentStatus::Unknown.as_str(),
+                first_seen: None,
+                report_interval_secs: None,
+                whitelisted: true,
+            });
+        }
+    }
+    items.sort_by(|a, b| a.agent_id.cmp(&b.agent_id));
+    let items: Vec<AgentItem> = items
+        .into_iter()
+        .skip(page.offset)
+        .take(page.limit)
+        .collect();
+    Ok(ApiOk::data(items))
+}
+
+#[derive(Serialize)]
+struct LatestItem {
+    metric_name: String,
+    value: f64,
+    labels: LabelsJson,
+    timestamp: String,
+}
+
+/// `GET /v1/agents/{id}/latest`: the newest value of each series of the
+/// agent within the last five minutes.
+pub async fn latest(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
+    let known = state.agents.get(&id).is_some() || {
+        let wid = id.clone();
+        state
+            .management(move |m| Ok(m.whitelisted_agent_ids()?.binary_search(&wid).is_ok()))
+            .await
+            .map_err(|e| ApiError::storage(&e))?
+    };
+    if !known {
+        return Err(ApiError::not_found("Agent not found"));
+    }
+    let now = state.clock.now_ms();
+    let samples = state
+        .read(move |r| {
+            let names: Vec<&str> = AGENT_METRICS
+                .iter()
+                .chain(LEGACY_LOAD_METRICS)
+                .copied()
+                .collect();
+            r.latest(&id, &names, now - LATEST_WINDOW_MS, now)
+        })
+        .await
+        .map_err(|e| ApiError::storage(&e))?;
+    let items: Vec<LatestItem> = samples
+        .into_iter()
+        .map(|s| LatestItem {
+            labels: labels_json(&s.labels),
+            timestamp: rfc3339(s.timestamp_ms),
+            metric_name: s.metric_name,
+            value: s.value,
+        })
+        .collect();
+    Ok(ApiOk::data(items))
+}

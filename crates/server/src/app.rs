@@ -1,0 +1,232 @@
+//! Startup, background tasks and graceful shutdown of the server.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use oxmon_common::proto::metric_service_server::MetricServiceServer;
+use oxmon_storage::management::Management;
+use oxmon_storage::reader::Reader;
+use oxmon_storage::writer::{Clock, Writer, WriterConfig, system_now_ms};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Identity, ServerTlsConfig};
+
+use crate::agents::AgentRegistry;
+use crate::config::ServerConfig;
+use crate::grpc::IngestService;
+use crate::state::{AppState, ClockHandle};
+use crate::telemetry::Telemetry;
+
+/// How often agent activity is written to the management database.
+const AGENT_FLUSH_EVERY: Duration = Duration::from_secs(5);
+
+/// How often retention runs (first run at startup).
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// A started server. Dropping it without [`RunningServer::shutdown`] aborts
+/// the listeners.
+#[derive(Debug)]
+pub struct RunningServer {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub state: Arc<AppState>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Options that tests and embedders change; production uses the defaults.
+#[derive(Clone, Default)]
+pub struct StartOptions {
+    /// Replaces the system clock (tests).
+    pub clock: Option<Clock>,
+}
+
+impl std::fmt::Debug for StartOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartOptions")
+            .field("clock", &self.clock.is_some())
+            .finish()
+    }
+}
+
+/// Opens storage, binds both listeners and starts serving.
+pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Result<RunningServer> {
+    let clock: Clock = options.clock.unwrap_or_else(|| Arc::new(system_now_ms));
+    let data_dir = config.data_dir.clone();
+    let management = {
+        let dir = data_dir.clone();
+        tokio::task::spawn_blocking(move || Management::open(&dir))
+            .await?
+            .with_context(|| format!("opening the management database in {}", data_dir.display()))?
+    };
+    let records = management.agents().context("loading known agents")?;
+    let writer = Writer::start(WriterConfig {
+        clock: clock.clone(),
+        ..WriterConfig::new(&data_dir)
+    })
+    .with_context(|| format!("starting storage in {}", data_dir.display()))?;
+    let tls = match &config.tls {
+        Some(t) => Some(load_tls(&t.cert_file, &t.key_file).await?),
+        None => None,
+    };
+
+    let grpc_listener = TcpListener::bind(config.grpc_addr())
+        .await
+        .with_context(|| format!("cannot listen on {} (gRPC)", config.grpc_addr()))?;
+    let http_listener = TcpListener::bind(config.http_addr())
+        .await
+        .with_context(|| format!("cannot listen on {} (HTTP)", config.http_addr()))?;
+    let grpc_addr = grpc_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
+
+    let state = Arc::new(AppState {
+        reader: Reader::new(&data_dir),
+        writer,
+        management: Arc::new(management),
+        agents: AgentRegistry::from_records(records),
+        telemetry: Telemetry::new(),
+        started: Instant::now(),
+        clock: ClockHandle(clock),
+        config,
+    });
+
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let max_message = state.config.grpc_max_message_bytes;
+    let service = MetricServiceServer::new(IngestService::new(state.clone()))
+        .max_decoding_message_size(max_message)
+        .max_encoding_message_size(max_message);
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls).context("configuring gRPC TLS")?;
+    }
+    let grpc = builder.add_service(service).serve_with_incoming_shutdown(
+        TcpListenerStream::new(grpc_listener),
+        wait_for(stopped.clone()),
+    );
+    tasks.push(tokio::spawn(async move {
+        if let Err(error) = grpc.await {
+            tracing::error!(%error, "gRPC server failed");
+        }
+    }));
+
+    let app = crate::api::router(state.clone());
+    let http = axum::serve(http_listener, app).with_graceful_shutdown(wait_for(stopped.clone()));
+    tasks.push(tokio::spawn(async move {
+        if let Err(error) = http.await {
+            tracing::error!(%error, "HTTP server failed");
+        }
+    }));
+
+    tasks.push(tokio::spawn(flush_agents_loop(
+        state.clone(),
+        stopped.clone(),
+    )));
+    tasks.push(tokio::spawn(retention_loop(state.clone(), stopped)));
+
+    tracing::info!(%grpc_addr, %http_addr, data_dir = %state.config.data_dir.display(), tls = state.config.tls.is_some(), "oxmon-server started");
+    Ok(RunningServer {
+        grpc_addr,
+        http_addr,
+        state,
+        stop,
+        tasks,
+    })
+}
+
+impl RunningServer {
+    /// Stops accepting, lets requests in flight finish, saves agent
+    /// activity and waits for the storage writer to drain.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        flush_agents(&self.state).await;
+        // The writer thread stops once the last handle (inside the state) is
+        // dropped, after finishing every queued command.
+        let state = self.state;
+        let _ = tokio::task::spawn_blocking(move || drop(state)).await;
+        tracing::info!("oxmon-server stopped");
+    }
+}
+
+/// Runs until `signal` resolves, then shuts down gracefully.
+pub async fn run(config: ServerConfig, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let server = start(config, StartOptions::default()).await?;
+    signal.await;
+    tracing::info!("shutdown requested");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
+}
+
+async fn load_tls(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> anyhow::Result<ServerTlsConfig> {
+    let cert_pem = tokio::fs::read(cert)
+        .await
+        .with_context(|| format!("reading TLS certificate {}", cert.display()))?;
+    let key_pem = tokio::fs::read(key)
+        .await
+        .with_context(|| format!("reading TLS key {}", key.display()))?;
+    if !cert_pem.windows(11).any(|w| w == b"-----BEGIN ")
+        || !key_pem.windows(11).any(|w| w == b"-----BEGIN ")
+    {
+        anyhow::bail!(
+            "TLS certificate and key must be PEM files ({} / {})",
+            cert.display(),
+            key.display()
+        );
+    }
+    Ok(ServerTlsConfig::new().identity(Identity::from_pem(cert_pem, key_pem)))
+}
+
+async fn flush_agents_loop(state: Arc<AppState>, stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(AGENT_FLUSH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => flush_agents(&state).await,
+            _ = wait_for(stopped.clone()) => return,
+        }
+    }
+}
+
+async fn flush_agents(state: &AppState) {
+    let dirty = state.agents.take_dirty();
+    if dirty.is_empty() {
+        return;
+    }
+    let records = dirty.clone();
+    if let Err(error) = state.management(move |m| m.save_agents(&records)).await {
+        tracing::warn!(%error, agents = dirty.len(), "saving agent activity failed; will retry");
+        state.agents.mark_dirty(&dirty);
+    }
+}
+
+async fn retention_loop(state: Arc<AppState>, stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(RETENTION_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let now = state.clock.now_ms();
+                if let Err(error) = state.writer.retain(state.config.retention_days, now).await {
+                    tracing::warn!(%error, "retention failed; will retry");
+                }
+            }
+            _ = wait_for(stopped.clone()) => return,
+        }
+    }
+}

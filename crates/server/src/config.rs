@@ -1,0 +1,377 @@
+//! Server configuration: built-in defaults < TOML file < environment.
+//!
+//! Every key of oxmon 0.1's `server.toml` is accepted with the same meaning.
+//! Unknown keys are an error naming the key, so a typo never silently falls
+//! back to a default. Environment variables `OXMON_SERVER_<KEY>` override
+//! top-level keys and `OXMON_SERVER_<SECTION>__<KEY>` keys of a section
+//! (e.g. `OXMON_SERVER_GRPC_PORT=9191`, `OXMON_SERVER_AUTH__JWT_SECRET=...`).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Prefix of the environment variables that override config keys.
+pub const ENV_PREFIX: &str = "OXMON_SERVER_";
+
+/// Where `oxmon-server` looks for its config when given no path.
+pub const DEFAULT_CONFIG_PATH: &str = "config/server.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config{}: {message}", origin.as_deref().map(|o| format!(" in {o}")).unwrap_or_default())]
+    Invalid {
+        origin: Option<String>,
+        message: String,
+    },
+}
+
+fn invalid(origin: Option<&str>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        origin: origin.map(str::to_owned),
+        message: message.into(),
+    }
+}
+
+/// The server's validated configuration.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address both listeners bind to (oxmon 0.1 always bound 0.0.0.0).
+    pub listen_address: IpAddr,
+    pub grpc_port: u16,
+    pub http_port: u16,
+    pub data_dir: PathBuf,
+    /// Day partitions older than this many days before today are deleted.
+    pub retention_days: u32,
+    pub require_agent_auth: bool,
+    /// Largest gRPC request accepted, in bytes.
+    pub grpc_max_message_bytes: usize,
+    pub auth: AuthConfig,
+    pub cert_check: CertCheckConfig,
+    pub tls: Option<TlsConfig>,
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    pub jwt_secret: Option<String>,
+    pub token_expire_secs: u64,
+    pub default_username: String,
+    pub default_password: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CertCheckConfig {
+    pub enabled: bool,
+    pub default_interval_secs: u64,
+    pub tick_secs: u64,
+    pub connect_timeout_secs: u64,
+    pub max_concurrent: usize,
+}
+
+/// TLS for the gRPC listener: PEM files.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            grpc_port: 9090,
+            http_port: 8080,
+            data_dir: PathBuf::from("data"),
+            retention_days: 7,
+            require_agent_auth: false,
+            grpc_max_message_bytes: oxmon_common::proto::DEFAULT_MAX_MESSAGE_BYTES,
+            auth: AuthConfig::default(),
+            cert_check: CertCheckConfig::default(),
+            tls: None,
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            token_expire_secs: 86_400,
+            default_username: "admin".into(),
+            default_password: None,
+        }
+    }
+}
+
+impl Default for CertCheckConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            default_interval_secs: 86_400,
+            tick_secs: 60,
+            connect_timeout_secs: 10,
+            max_concurrent: 10,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Loads the config: `path` if given (it must exist), else
+    /// [`DEFAULT_CONFIG_PATH`] if it exists, else built-in defaults; then
+    /// applies overrides from `vars`, the process environment in production
+    /// (passed in so tests never touch the real environment).
+    pub fn load(path: Option<&Path>, vars: &[(String, String)]) -> Result<Self, ConfigError> {
+        let (text, origin) = match path {
+            Some(p) => (read(p)?, Some(p.display().to_string())),
+            None => {
+                let p = Path::new(DEFAULT_CONFIG_PATH);
+                if p.exists() {
+                    (read(p)?, Some(p.display().to_string()))
+                } else {
+                    (String::new(), None)
+                }
+            }
+        };
+        Self::from_toml_and_env(&text, origin.as_deref(), vars)
+    }
+
+    /// Parses TOML text, then overrides keys from `vars` (environment
+    /// variable name/value pairs; those without our prefix are ignored).
+    pub fn from_toml_and_env(
+        text: &str,
+        origin: Option<&str>,
+        vars: &[(String, String)],
+    ) -> Result<Self, ConfigError> {
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| invalid(origin, e.message().to_owned()))?;
+        for (name, value) in vars {
+            let Some(key) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
+            set_path(&mut table, &path, parse_env_value(value))
+                .map_err(|m| invalid(Some(&format!("environment variable {name}")), m))?;
+        }
+        let config: ServerConfig = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid(origin, e.message().to_owned()))?;
+        config.validate().map_err(|m| invalid(origin, m))?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.retention_days == 0 {
+            return Err("retention_days must be at least 1".into());
+        }
+        if self.grpc_max_message_bytes < 64 * 1024 {
+            return Err("grpc_max_message_bytes must be at least 65536".into());
+        }
+        if self.auth.token_expire_secs == 0 {
+            return Err("auth.token_expire_secs must be at least 1".into());
+        }
+        if self.cert_check.tick_secs == 0 || self.cert_check.max_concurrent == 0 {
+            return Err(
+                "cert_check.tick_secs and cert_check.max_concurrent must be at least 1".into(),
+            );
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err("data_dir must not be empty".into());
+        }
+        Ok(())
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.listen_address, self.grpc_port)
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.listen_address, self.http_port)
+    }
+
+    pub fn retention(&self) -> Duration {
+        Duration::from_secs(u64::from(self.retention_days) * 86_400)
+    }
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// An environment value is read as a TOML value when it parses as one
+/// (`9191`, `true`, `["a"]`), else as a plain string.
+fn parse_env_value(raw: &str) -> toml::Value {
+    let doc = format!("v = {raw}");
+    match doc.parse::<toml::Table>() {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    match path {
+        [] => Err("empty key".into()),
+        [key] => {
+            table.insert(key.clone(), value);
+            Ok(())
+        }
+        [section, rest @ ..] => {
+            let entry = table
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => set_path(t, rest, value),
+                _ => Err(format!("`{section}` is not a section")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ServerConfig, ConfigError> {
+        ServerConfig::from_toml_and_env(text, Some("server.toml"), &[])
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn empty_file_gives_the_documented_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c, ServerConfig::default());
+        assert_eq!(c.grpc_addr().to_string(), "0.0.0.0:9090");
+        assert_eq!(c.http_addr().to_string(), "0.0.0.0:8080");
+        assert_eq!(c.retention_days, 7);
+        assert_eq!(
+            c.auth.default_password, None,
+            "no default password is shipped"
+        );
+    }
+
+    #[test]
+    fn oxmon_0_1_example_config_loads() {
+        let c = parse(
+            r#"
+grpc_port = 9090
+http_port = 8080
+data_dir = "data"
+retention_days = 7
+require_agent_auth = false
+
+[auth]
+jwt_secret = "your-secret-key-here"
+token_expire_secs = 86400
+default_username = "admin"
+default_password = "changeme"
+
+[cert_check]
+enabled = true
+default_interval_secs = 86400
+tick_secs = 60
+connect_timeout_secs = 10
+max_concurrent = 10
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.auth.jwt_secret.as_deref(), Some("your-secret-key-here"));
+        assert_eq!(c.auth.default_password.as_deref(), Some("changeme"));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_that_name_the_key() {
+        let err = parse("grpc_prot = 1").unwrap_err().to_string();
+        assert!(
+            err.contains("grpc_prot") && err.contains("server.toml"),
+            "{err}"
+        );
+        let err = parse("[auth]\njwt_secrte = \"x\"").unwrap_err().to_string();
+        assert!(err.contains("jwt_secrte"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_and_ranges_are_errors() {
+        assert!(parse("grpc_port = 70000").is_err());
+        assert!(
+            parse("retention_days = 0")
+                .unwrap_err()
+                .to_string()
+                .contains("retention_days")
+        );
+        assert!(parse("require_agent_auth = \"yes\"").is_err());
+        assert!(parse("listen_address = \"not-an-ip\"").is_err());
+    }
+
+    #[test]
+    fn environment_overrides_file_values() {
+        let vars = env(&[
+            ("OXMON_SERVER_GRPC_PORT", "9191"),
+            ("OXMON_SERVER_AUTH__JWT_SECRET", "from-env"),
+            ("OXMON_SERVER_REQUIRE_AGENT_AUTH", "true"),
+            ("OXMON_SERVER_DATA_DIR", "/var/lib/oxmon"),
+            ("UNRELATED", "1"),
+        ]);
+        let c = ServerConfig::from_toml_and_env(
+            "grpc_port = 1000\n[auth]\njwt_secret = \"file\"",
+            None,
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(c.grpc_port, 9191);
+        assert_eq!(c.auth.jwt_secret.as_deref(), Some("from-env"));
+        assert!(c.require_agent_auth);
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/oxmon"));
+    }
+
+    #[test]
+    fn unknown_environment_keys_are_errors_too() {
+        let err =
+            ServerConfig::from_toml_and_env("", None, &env(&[("OXMON_SERVER_GRPC_PROT", "1")]))
+                .unwrap_err();
+        assert!(err.to_string().contains("grpc_prot"), "{err}");
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        assert!(parse("[tls]\ncert_file = \"a.pem\"").is_err());
+        let c = parse("[tls]\ncert_file = \"a.pem\"\nkey_file = \"b.pem\"").unwrap();
+        assert_eq!(c.tls.unwrap().key_file, PathBuf::from("b.pem"));
+    }
+}

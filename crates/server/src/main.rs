@@ -1,0 +1,95 @@
+//! The `oxmon-server` binary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use oxmon_server::config::{LogFormat, ServerConfig};
+use tracing_subscriber::EnvFilter;
+
+/// `EX_USAGE`: bad command line or configuration.
+const EXIT_USAGE: u8 = 64;
+
+const USAGE: &str = "usage: oxmon-server [config.toml]
+
+Runs the oxmon server. Without an argument it reads config/server.toml if it
+exists, else runs on built-in defaults (gRPC :9090, REST :8080, data in ./data).
+Environment variables OXMON_SERVER_<KEY> and OXMON_SERVER_<SECTION>__<KEY>
+override config keys.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let path = match args.as_slice() {
+        [] => None,
+        [flag] if flag == "-h" || flag == "--help" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        [flag] if flag == "-V" || flag == "--version" => {
+            println!("oxmon-server {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        [path] => Some(PathBuf::from(path)),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let vars: Vec<(String, String)> = std::env::vars().collect();
+    let config = match ServerConfig::load(path.as_deref(), &vars) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("oxmon-server: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    init_tracing(config.log.format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("oxmon-server: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(oxmon_server::app::run(config, shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("oxmon-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Resolves on SIGTERM (what Kubernetes sends) or SIGINT.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

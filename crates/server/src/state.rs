@@ -1,0 +1,67 @@
+//! State shared by the gRPC service, the REST handlers and the background
+//! tasks.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use oxmon_storage::management::Management;
+use oxmon_storage::reader::Reader;
+use oxmon_storage::writer::{Clock, Writer};
+
+use crate::agents::AgentRegistry;
+use crate::config::ServerConfig;
+use crate::telemetry::Telemetry;
+
+#[derive(Debug)]
+pub struct AppState {
+    pub config: ServerConfig,
+    pub writer: Writer,
+    pub reader: Reader,
+    pub management: Arc<Management>,
+    pub agents: AgentRegistry,
+    pub telemetry: Telemetry,
+    pub started: Instant,
+    pub clock: ClockHandle,
+}
+
+/// The wall clock, injectable for tests.
+#[derive(Clone)]
+pub struct ClockHandle(pub Clock);
+
+impl ClockHandle {
+    pub fn now_ms(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for ClockHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClockHandle")
+    }
+}
+
+impl AppState {
+    /// Runs blocking management-database work off the async workers.
+    pub async fn management<T, F>(&self, f: F) -> Result<T, oxmon_storage::Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Management) -> Result<T, oxmon_storage::Error> + Send + 'static,
+    {
+        let m = self.management.clone();
+        tokio::task::spawn_blocking(move || f(&m))
+            .await
+            .unwrap_or(Err(oxmon_storage::Error::WriterGone))
+    }
+
+    /// Runs a blocking partition read off the async workers.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, oxmon_storage::Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Reader) -> Result<T, oxmon_storage::Error> + Send + 'static,
+    {
+        let r = self.reader.clone();
+        tokio::task::spawn_blocking(move || f(&r))
+            .await
+            .unwrap_or(Err(oxmon_storage::Error::WriterGone))
+    }
+}

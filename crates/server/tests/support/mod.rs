@@ -1,0 +1,147 @@
+//! Test harness: a real oxmon-server on ephemeral loopback ports over a
+//! temp data directory, plus gRPC and HTTP clients.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use oxmon_common::proto::metric_service_client::MetricServiceClient;
+use oxmon_common::proto::{MetricBatchProto, MetricDataPointProto, ReportResponse};
+use oxmon_server::app::{RunningServer, StartOptions, start};
+use oxmon_server::config::ServerConfig;
+use serde_json::Value;
+use tonic::transport::Channel;
+
+pub struct TestServer {
+    pub server: RunningServer,
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    pub http: reqwest::Client,
+}
+
+pub fn config(dir: &Path) -> ServerConfig {
+    ServerConfig {
+        listen_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        grpc_port: 0,
+        http_port: 0,
+        data_dir: dir.to_owned(),
+        ..ServerConfig::default()
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = Self::start_with(config(tmp.path())).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts a server with `config` (whose data dir the caller owns).
+    pub async fn start_with(config: ServerConfig) -> Self {
+        let dir = config.data_dir.clone();
+        let server = start(config, StartOptions::default()).await.unwrap();
+        Self {
+            server,
+            dir,
+            _tmp: None,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.server.http_addr, path)
+    }
+
+    pub async fn grpc(&self) -> MetricServiceClient<Channel> {
+        let channel = Channel::from_shared(format!("http://{}", self.server.grpc_addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        MetricServiceClient::new(channel)
+    }
+
+    pub async fn report(&self, batch: MetricBatchProto) -> ReportResponse {
+        self.grpc()
+            .await
+            .report_metrics(batch)
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    /// GET returning (status, envelope JSON, x-trace-id header).
+    pub async fn get(&self, path: &str) -> (u16, Value, String) {
+        let resp = self.http.get(self.url(path)).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let trace = resp
+            .headers()
+            .get("x-trace-id")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        (status, body, trace)
+    }
+
+    /// GET expecting a 200 envelope; returns `data`.
+    pub async fn data(&self, path: &str) -> Value {
+        let (status, body, _) = self.get(path).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        assert_eq!(body["err_code"], 0, "GET {path}: {body}");
+        body["data"].clone()
+    }
+
+    pub async fn stop(self) -> PathBuf {
+        let dir = self.dir.clone();
+        self.server.shutdown().await;
+        dir
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+pub fn point(metric: &str, labels: &[(&str, &str)], ts: i64, value: f64) -> MetricDataPointProto {
+    MetricDataPointProto {
+        timestamp_ms: ts,
+        agent_id: String::new(),
+        metric_name: metric.into(),
+        value,
+        labels: labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<HashMap<_, _>>(),
+    }
+}
+
+pub fn batch(agent: &str, points: Vec<MetricDataPointProto>) -> MetricBatchProto {
+    MetricBatchProto {
+        agent_id: agent.into(),
+        timestamp_ms: now_ms(),
+        data_points: points,
+    }
+}
+
+/// Percent-encodes a query value (RFC 3339 offsets contain `+`).
+pub fn q(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).unwrap().to_string()
+}
