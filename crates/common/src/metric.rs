@@ -66,12 +66,7 @@ pub const AGENT_METRICS: &[&str] = &[
 ];
 
 /// The names oxmon 0.1 agents use for the load metrics.
-pub const LEGACY_LOAD_METRICS: &[&str] = &[
-    "system.load_1",
-    "system.load_5",
-    "system.load_15",
-    "system.uptime",
-];
+pub const LEGACY_LOAD_METRICS: &[&str] = &["system.load_1", "system.load_5", "system.load_15", "system.uptime"];
 
 /// Label set of one series: pairs sorted by key, keys unique.
 ///
@@ -96,10 +91,7 @@ impl Labels {
         K: Into<String>,
         V: Into<String>,
     {
-        let mut v: Vec<(String, String)> = pairs
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
+        let mut v: Vec<(String, String)> = pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
         // Stable sort keeps insertion order among equal keys; keep the last one.
         v.sort_by(|a, b| a.0.cmp(&b.0));
         let mut out: Vec<(String, String)> = Vec::with_capacity(v.len());
@@ -121,10 +113,7 @@ impl Labels {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
-            .ok()
-            .map(|i| self.0[i].1.as_str())
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key)).ok().map(|i| self.0[i].1.as_str())
     }
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
@@ -184,19 +173,11 @@ pub struct Metric {
 
 impl Metric {
     pub fn new(name: &'static str, value: f64) -> Self {
-        Self {
-            name,
-            labels: Labels::new(),
-            value,
-        }
+        Self { name, labels: Labels::new(), value }
     }
 
     pub fn labelled(name: &'static str, key: &str, label: impl Into<String>, value: f64) -> Self {
-        Self {
-            name,
-            labels: Labels::one(key, label),
-            value,
-        }
+        Self { name, labels: Labels::one(key, label), value }
     }
 }
 

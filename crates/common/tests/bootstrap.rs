@@ -29,8 +29,5 @@ fn generated_proto_bindings_are_up_to_date() {
         std::fs::write(&committed, fresh).unwrap();
         return;
     }
-    panic!(
-        "{} is stale: rerun with OXMON_UPDATE_GENERATED=1 and commit the result",
-        committed.display()
-    );
+    panic!("{} is stale: rerun with OXMON_UPDATE_GENERATED=1 and commit the result", committed.display());
 }

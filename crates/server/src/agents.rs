@@ -51,11 +51,7 @@ pub struct AgentView {
 impl AgentView {
     pub fn status(&self, now_ms: i64) -> AgentStatus {
         let window = 3 * self.interval_ms.unwrap_or(DEFAULT_INTERVAL_MS);
-        if now_ms - self.last_seen_ms <= window {
-            AgentStatus::Active
-        } else {
-            AgentStatus::Inactive
-        }
+        if now_ms - self.last_seen_ms <= window { AgentStatus::Active } else { AgentStatus::Inactive }
     }
 }
 
@@ -88,9 +84,7 @@ impl AgentRegistry {
                 (r.agent_id, state)
             })
             .collect();
-        Self {
-            agents: Mutex::new(agents),
-        }
+        Self { agents: Mutex::new(agents) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, AgentState>> {

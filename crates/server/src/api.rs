@@ -44,20 +44,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(health::prometheus))
         .fallback(response::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            count_requests,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(middleware::from_fn(response::trace_id))
         .layer(CorsLayer::very_permissive())
         .with_state(state)
 }
 
-async fn count_requests(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn count_requests(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let class = match response.status().as_u16() {
         200..=299 => "2xx",
@@ -65,10 +58,6 @@ async fn count_requests(
         400..=499 => "4xx",
         _ => "5xx",
     };
-    state
-        .telemetry
-        .http_requests
-        .get_or_create(&vec![("status", class)])
-        .inc();
+    state.telemetry.http_requests.get_or_create(&vec![("status", class)]).inc();
     response
 }

@@ -48,9 +48,7 @@ pub struct StartOptions {
 
 impl std::fmt::Debug for StartOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StartOptions")
-            .field("clock", &self.clock.is_some())
-            .finish()
+        f.debug_struct("StartOptions").field("clock", &self.clock.is_some()).finish()
     }
 }
 
@@ -65,11 +63,8 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
             .with_context(|| format!("opening the management database in {}", data_dir.display()))?
     };
     let records = management.agents().context("loading known agents")?;
-    let writer = Writer::start(WriterConfig {
-        clock: clock.clone(),
-        ..WriterConfig::new(&data_dir)
-    })
-    .with_context(|| format!("starting storage in {}", data_dir.display()))?;
+    let writer = Writer::start(WriterConfig { clock: clock.clone(), ..WriterConfig::new(&data_dir) })
+        .with_context(|| format!("starting storage in {}", data_dir.display()))?;
     let tls = match &config.tls {
         Some(t) => Some(load_tls(&t.cert_file, &t.key_file).await?),
         None => None,
@@ -106,10 +101,9 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
     if let Some(tls) = tls {
         builder = builder.tls_config(tls).context("configuring gRPC TLS")?;
     }
-    let grpc = builder.add_service(service).serve_with_incoming_shutdown(
-        TcpListenerStream::new(grpc_listener),
-        wait_for(stopped.clone()),
-    );
+    let grpc = builder
+        .add_service(service)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(grpc_listener), wait_for(stopped.clone()));
     tasks.push(tokio::spawn(async move {
         if let Err(error) = grpc.await {
             tracing::error!(%error, "gRPC server failed");
@@ -124,20 +118,11 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
         }
     }));
 
-    tasks.push(tokio::spawn(flush_agents_loop(
-        state.clone(),
-        stopped.clone(),
-    )));
+    tasks.push(tokio::spawn(flush_agents_loop(state.clone(), stopped.clone())));
     tasks.push(tokio::spawn(retention_loop(state.clone(), stopped)));
 
     tracing::info!(%grpc_addr, %http_addr, data_dir = %state.config.data_dir.display(), tls = state.config.tls.is_some(), "oxmon-server started");
-    Ok(RunningServer {
-        grpc_addr,
-        http_addr,
-        state,
-        stop,
-        tasks,
-    })
+    Ok(RunningServer { grpc_addr, http_addr, state, stop, tasks })
 }
 
 impl RunningServer {
@@ -170,24 +155,12 @@ async fn wait_for(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;
 }
 
-async fn load_tls(
-    cert: &std::path::Path,
-    key: &std::path::Path,
-) -> anyhow::Result<ServerTlsConfig> {
-    let cert_pem = tokio::fs::read(cert)
-        .await
-        .with_context(|| format!("reading TLS certificate {}", cert.display()))?;
-    let key_pem = tokio::fs::read(key)
-        .await
-        .with_context(|| format!("reading TLS key {}", key.display()))?;
-    if !cert_pem.windows(11).any(|w| w == b"-----BEGIN ")
-        || !key_pem.windows(11).any(|w| w == b"-----BEGIN ")
-    {
-        anyhow::bail!(
-            "TLS certificate and key must be PEM files ({} / {})",
-            cert.display(),
-            key.display()
-        );
+async fn load_tls(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<ServerTlsConfig> {
+    let cert_pem =
+        tokio::fs::read(cert).await.with_context(|| format!("reading TLS certificate {}", cert.display()))?;
+    let key_pem = tokio::fs::read(key).await.with_context(|| format!("reading TLS key {}", key.display()))?;
+    if !cert_pem.windows(11).any(|w| w == b"-----BEGIN ") || !key_pem.windows(11).any(|w| w == b"-----BEGIN ") {
+        anyhow::bail!("TLS certificate and key must be PEM files ({} / {})", cert.display(), key.display());
     }
     Ok(ServerTlsConfig::new().identity(Identity::from_pem(cert_pem, key_pem)))
 }

@@ -21,22 +21,13 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/server.toml";
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("invalid config{}: {message}", origin.as_deref().map(|o| format!(" in {o}")).unwrap_or_default())]
-    Invalid {
-        origin: Option<String>,
-        message: String,
-    },
+    Invalid { origin: Option<String>, message: String },
 }
 
 fn invalid(origin: Option<&str>, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        origin: origin.map(str::to_owned),
-        message: message.into(),
-    }
+    ConfigError::Invalid { origin: origin.map(str::to_owned), message: message.into() }
 }
 
 /// The server's validated configuration.
@@ -120,12 +111,7 @@ impl Default for ServerConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self {
-            jwt_secret: None,
-            token_expire_secs: 86_400,
-            default_username: "admin".into(),
-            default_password: None,
-        }
+        Self { jwt_secret: None, token_expire_secs: 86_400, default_username: "admin".into(), default_password: None }
     }
 }
 
@@ -151,11 +137,7 @@ impl ServerConfig {
             Some(p) => (read(p)?, Some(p.display().to_string())),
             None => {
                 let p = Path::new(DEFAULT_CONFIG_PATH);
-                if p.exists() {
-                    (read(p)?, Some(p.display().to_string()))
-                } else {
-                    (String::new(), None)
-                }
+                if p.exists() { (read(p)?, Some(p.display().to_string())) } else { (String::new(), None) }
             }
         };
         Self::from_toml_and_env(&text, origin.as_deref(), vars)
@@ -163,14 +145,9 @@ impl ServerConfig {
 
     /// Parses TOML text, then overrides keys from `vars` (environment
     /// variable name/value pairs; those without our prefix are ignored).
-    pub fn from_toml_and_env(
-        text: &str,
-        origin: Option<&str>,
-        vars: &[(String, String)],
-    ) -> Result<Self, ConfigError> {
-        let mut table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| invalid(origin, e.message().to_owned()))?;
+    pub fn from_toml_and_env(text: &str, origin: Option<&str>, vars: &[(String, String)]) -> Result<Self, ConfigError> {
+        let mut table: toml::Table =
+            text.parse().map_err(|e: toml::de::Error| invalid(origin, e.message().to_owned()))?;
         for (name, value) in vars {
             let Some(key) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
@@ -197,9 +174,7 @@ impl ServerConfig {
             return Err("auth.token_expire_secs must be at least 1".into());
         }
         if self.cert_check.tick_secs == 0 || self.cert_check.max_concurrent == 0 {
-            return Err(
-                "cert_check.tick_secs and cert_check.max_concurrent must be at least 1".into(),
-            );
+            return Err("cert_check.tick_secs and cert_check.max_concurrent must be at least 1".into());
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err("data_dir must not be empty".into());
@@ -221,10 +196,7 @@ impl ServerConfig {
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })
 }
 
 /// An environment value is read as a TOML value when it parses as one
@@ -232,9 +204,7 @@ fn read(path: &Path) -> Result<String, ConfigError> {
 fn parse_env_value(raw: &str) -> toml::Value {
     let doc = format!("v = {raw}");
     match doc.parse::<toml::Table>() {
-        Ok(mut t) => t
-            .remove("v")
-            .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_owned())),
         Err(_) => toml::Value::String(raw.to_owned()),
     }
 }
@@ -247,9 +217,7 @@ fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Res
             Ok(())
         }
         [section, rest @ ..] => {
-            let entry = table
-                .entry(section.clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let entry = table.entry(section.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
             match entry {
                 toml::Value::Table(t) => set_path(t, rest, value),
                 _ => Err(format!("`{section}` is not a section")),
@@ -267,10 +235,7 @@ mod tests {
     }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[test]
@@ -280,10 +245,7 @@ mod tests {
         assert_eq!(c.grpc_addr().to_string(), "0.0.0.0:9090");
         assert_eq!(c.http_addr().to_string(), "0.0.0.0:8080");
         assert_eq!(c.retention_days, 7);
-        assert_eq!(
-            c.auth.default_password, None,
-            "no default password is shipped"
-        );
+        assert_eq!(c.auth.default_password, None, "no default password is shipped");
     }
 
     #[test]
@@ -318,10 +280,7 @@ max_concurrent = 10
     #[test]
     fn unknown_keys_are_errors_that_name_the_key() {
         let err = parse("grpc_prot = 1").unwrap_err().to_string();
-        assert!(
-            err.contains("grpc_prot") && err.contains("server.toml"),
-            "{err}"
-        );
+        assert!(err.contains("grpc_prot") && err.contains("server.toml"), "{err}");
         let err = parse("[auth]\njwt_secrte = \"x\"").unwrap_err().to_string();
         assert!(err.contains("jwt_secrte"), "{err}");
     }
@@ -329,12 +288,7 @@ max_concurrent = 10
     #[test]
     fn wrong_types_and_ranges_are_errors() {
         assert!(parse("grpc_port = 70000").is_err());
-        assert!(
-            parse("retention_days = 0")
-                .unwrap_err()
-                .to_string()
-                .contains("retention_days")
-        );
+        assert!(parse("retention_days = 0").unwrap_err().to_string().contains("retention_days"));
         assert!(parse("require_agent_auth = \"yes\"").is_err());
         assert!(parse("listen_address = \"not-an-ip\"").is_err());
     }
@@ -348,12 +302,8 @@ max_concurrent = 10
             ("OXMON_SERVER_DATA_DIR", "/var/lib/oxmon"),
             ("UNRELATED", "1"),
         ]);
-        let c = ServerConfig::from_toml_and_env(
-            "grpc_port = 1000\n[auth]\njwt_secret = \"file\"",
-            None,
-            &vars,
-        )
-        .unwrap();
+        let c =
+            ServerConfig::from_toml_and_env("grpc_port = 1000\n[auth]\njwt_secret = \"file\"", None, &vars).unwrap();
         assert_eq!(c.grpc_port, 9191);
         assert_eq!(c.auth.jwt_secret.as_deref(), Some("from-env"));
         assert!(c.require_agent_auth);
@@ -362,9 +312,7 @@ max_concurrent = 10
 
     #[test]
     fn unknown_environment_keys_are_errors_too() {
-        let err =
-            ServerConfig::from_toml_and_env("", None, &env(&[("OXMON_SERVER_GRPC_PROT", "1")]))
-                .unwrap_err();
+        let err = ServerConfig::from_toml_and_env("", None, &env(&[("OXMON_SERVER_GRPC_PROT", "1")])).unwrap_err();
         assert!(err.to_string().contains("grpc_prot"), "{err}");
     }
 

@@ -58,10 +58,7 @@ impl IngestService {
             .ok_or_else(|| Status::unauthenticated("Missing agent-id in metadata"))?
             .to_owned();
         let id = agent_id.clone();
-        let verdict = self
-            .state
-            .management(move |m| m.verify_agent_token(&id, &token))
-            .await;
+        let verdict = self.state.management(move |m| m.verify_agent_token(&id, &token)).await;
         match verdict {
             Ok(Some(true)) => Ok(agent_id),
             Ok(Some(false)) => Err(Status::unauthenticated("Invalid token")),
@@ -76,10 +73,7 @@ impl IngestService {
 
 #[tonic::async_trait]
 impl MetricService for IngestService {
-    async fn report_metrics(
-        &self,
-        request: Request<MetricBatchProto>,
-    ) -> Result<Response<ReportResponse>, Status> {
+    async fn report_metrics(&self, request: Request<MetricBatchProto>) -> Result<Response<ReportResponse>, Status> {
         let state = &self.state;
         let authenticated = if state.config.require_agent_auth {
             match self.authenticate(request.metadata()).await {
@@ -96,16 +90,13 @@ impl MetricService for IngestService {
         if let Some(id) = &authenticated {
             if batch.agent_id != *id {
                 state.telemetry.batch("permission_denied");
-                return Err(Status::permission_denied(
-                    "agent_id in payload does not match authenticated identity",
-                ));
+                return Err(Status::permission_denied("agent_id in payload does not match authenticated identity"));
             }
         }
         let now = state.clock.now_ms();
         let rules = Validation {
             now_ms: now,
-            oldest_ms: Day::of_ms(now)
-                .map_or(0, |d| d.minus_days(state.config.retention_days).start_ms()),
+            oldest_ms: Day::of_ms(now).map_or(0, |d| d.minus_days(state.config.retention_days).start_ms()),
             one_identity: authenticated.is_some(),
         };
         let checked = match rules.check(batch) {
@@ -125,17 +116,11 @@ impl MetricService for IngestService {
         }
         let stored = checked.samples.len() as u64;
         let started = Instant::now();
-        let result = if checked.samples.is_empty() {
-            Ok(())
-        } else {
-            state.writer.write(checked.samples).await.map(drop)
-        };
+        let result =
+            if checked.samples.is_empty() { Ok(()) } else { state.writer.write(checked.samples).await.map(drop) };
         match result {
             Ok(()) => {
-                state
-                    .telemetry
-                    .commit_seconds
-                    .observe(started.elapsed().as_secs_f64());
+                state.telemetry.commit_seconds.observe(started.elapsed().as_secs_f64());
                 state.telemetry.ingest_samples.inc_by(stored);
                 state.telemetry.batch("ok");
                 for agent in &checked.agents {
@@ -145,11 +130,7 @@ impl MetricService for IngestService {
             }
             Err(oxmon_storage::Error::Overloaded) => {
                 state.telemetry.batch("storage_busy");
-                Ok(reply(
-                    false,
-                    "server busy: storage queue full, retry later".into(),
-                    false,
-                ))
+                Ok(reply(false, "server busy: storage queue full, retry later".into(), false))
             }
             Err(error) => {
                 state.telemetry.batch("storage_error");
@@ -161,11 +142,7 @@ impl MetricService for IngestService {
 }
 
 fn reply(success: bool, message: String, permanent: bool) -> Response<ReportResponse> {
-    Response::new(ReportResponse {
-        success,
-        message,
-        permanent,
-    })
+    Response::new(ReportResponse { success, message, permanent })
 }
 
 /// The rules a batch is checked against.
@@ -210,31 +187,19 @@ impl Validation {
         }
         let n = batch.data_points.len();
         if n > MAX_POINTS_PER_BATCH {
-            return invalid(format!(
-                "batch too large: {n} data points (max {MAX_POINTS_PER_BATCH})"
-            ));
+            return invalid(format!("batch too large: {n} data points (max {MAX_POINTS_PER_BATCH})"));
         }
-        let mut out = Checked {
-            samples: Vec::with_capacity(n),
-            expired: 0,
-            agents: vec![batch.agent_id.clone()],
-        };
+        let mut out = Checked { samples: Vec::with_capacity(n), expired: 0, agents: vec![batch.agent_id.clone()] };
         for (i, p) in batch.data_points.into_iter().enumerate() {
             let at = || format!("data point {i} ({})", p.metric_name);
             if p.metric_name.is_empty() {
                 return invalid(format!("data point {i}: metric_name is required"));
             }
             if p.metric_name.len() > MAX_NAME_BYTES {
-                return invalid(format!(
-                    "data point {i}: metric_name is longer than {MAX_NAME_BYTES} bytes"
-                ));
+                return invalid(format!("data point {i}: metric_name is longer than {MAX_NAME_BYTES} bytes"));
             }
             if !p.value.is_finite() {
-                return invalid(format!(
-                    "{}: value {} is not a finite number",
-                    at(),
-                    p.value
-                ));
+                return invalid(format!("{}: value {} is not a finite number", at(), p.value));
             }
             if p.timestamp_ms > self.now_ms + MAX_FUTURE_MS {
                 return invalid(format!(
@@ -246,25 +211,14 @@ impl Validation {
             if p.labels.len() > MAX_LABELS {
                 return invalid(format!("{}: more than {MAX_LABELS} labels", at()));
             }
-            if let Some((k, _)) = p
-                .labels
-                .iter()
-                .find(|(k, _)| k.is_empty() || k.len() > MAX_LABEL_KEY_BYTES)
-            {
+            if let Some((k, _)) = p.labels.iter().find(|(k, _)| k.is_empty() || k.len() > MAX_LABEL_KEY_BYTES) {
                 return invalid(format!(
                     "{}: label name {k:?} is empty or longer than {MAX_LABEL_KEY_BYTES} bytes",
                     at()
                 ));
             }
-            if let Some((k, _)) = p
-                .labels
-                .iter()
-                .find(|(_, v)| v.len() > MAX_LABEL_VALUE_BYTES)
-            {
-                return invalid(format!(
-                    "{}: value of label {k:?} is longer than {MAX_LABEL_VALUE_BYTES} bytes",
-                    at()
-                ));
+            if let Some((k, _)) = p.labels.iter().find(|(_, v)| v.len() > MAX_LABEL_VALUE_BYTES) {
+                return invalid(format!("{}: value of label {k:?} is longer than {MAX_LABEL_VALUE_BYTES} bytes", at()));
             }
             let agent_id = if p.agent_id.is_empty() || p.agent_id == batch.agent_id {
                 batch.agent_id.clone()
@@ -277,10 +231,7 @@ impl Validation {
                 )));
             } else {
                 if p.agent_id.len() > MAX_NAME_BYTES {
-                    return invalid(format!(
-                        "{}: agent_id is longer than {MAX_NAME_BYTES} bytes",
-                        at()
-                    ));
+                    return invalid(format!("{}: agent_id is longer than {MAX_NAME_BYTES} bytes", at()));
                 }
                 if !out.agents.contains(&p.agent_id) {
                     out.agents.push(p.agent_id.clone());
@@ -322,18 +273,10 @@ mod tests {
     }
 
     fn batch(agent: &str, points: Vec<MetricDataPointProto>) -> MetricBatchProto {
-        MetricBatchProto {
-            agent_id: agent.into(),
-            timestamp_ms: NOW,
-            data_points: points,
-        }
+        MetricBatchProto { agent_id: agent.into(), timestamp_ms: NOW, data_points: points }
     }
 
-    const RULES: Validation = Validation {
-        now_ms: NOW,
-        oldest_ms: NOW - 7 * MS_PER_DAY,
-        one_identity: false,
-    };
+    const RULES: Validation = Validation { now_ms: NOW, oldest_ms: NOW - 7 * MS_PER_DAY, one_identity: false };
 
     #[track_caller]
     fn check_rejected(rules: Validation, b: MetricBatchProto, expected: &str) {
@@ -341,10 +284,7 @@ mod tests {
             Err(Rejection::Invalid(m)) | Err(Rejection::PermissionDenied(m)) => {
                 assert_eq!(m, expected)
             }
-            Ok(c) => panic!(
-                "accepted {} samples, expected rejection {expected:?}",
-                c.samples.len()
-            ),
+            Ok(c) => panic!("accepted {} samples, expected rejection {expected:?}", c.samples.len()),
         }
     }
 
@@ -353,11 +293,7 @@ mod tests {
         let ok = || point("a", "cpu.usage", NOW, 1.0);
         check_rejected(RULES, batch("", vec![ok()]), "agent_id is required");
         check_rejected(RULES, batch("a", vec![]), "data_points cannot be empty");
-        check_rejected(
-            RULES,
-            batch("a", vec![ok(); 10_001]),
-            "batch too large: 10001 data points (max 10000)",
-        );
+        check_rejected(RULES, batch("a", vec![ok(); 10_001]), "batch too large: 10001 data points (max 10000)");
         check_rejected(
             RULES,
             batch("a", vec![ok(), point("a", "", NOW, 1.0)]),
@@ -384,14 +320,8 @@ mod tests {
 
     #[test]
     fn with_auth_a_point_may_not_claim_another_agent() {
-        let strict = Validation {
-            one_identity: true,
-            ..RULES
-        };
-        let b = batch(
-            "a",
-            vec![point("a", "m", NOW, 1.0), point("b", "m", NOW, 1.0)],
-        );
+        let strict = Validation { one_identity: true, ..RULES };
+        let b = batch("a", vec![point("a", "m", NOW, 1.0), point("b", "m", NOW, 1.0)]);
         assert_eq!(
             strict.check(b).unwrap_err(),
             Rejection::PermissionDenied(
@@ -402,13 +332,7 @@ mod tests {
 
     #[test]
     fn without_auth_points_keep_their_own_agent_and_empty_ids_inherit_the_batch() {
-        let b = batch(
-            "a",
-            vec![
-                point("", "m", NOW, 1.0),
-                point("cert-checker", "m", NOW, 2.0),
-            ],
-        );
+        let b = batch("a", vec![point("", "m", NOW, 1.0), point("cert-checker", "m", NOW, 2.0)]);
         let c = RULES.check(b).unwrap();
         let agents: Vec<&str> = c.samples.iter().map(|s| s.agent_id.as_str()).collect();
         assert_eq!(agents, ["a", "cert-checker"]);
@@ -417,13 +341,7 @@ mod tests {
 
     #[test]
     fn points_past_retention_are_counted_not_stored() {
-        let b = batch(
-            "a",
-            vec![
-                point("a", "m", NOW - 8 * MS_PER_DAY, 1.0),
-                point("a", "m", NOW, 2.0),
-            ],
-        );
+        let b = batch("a", vec![point("a", "m", NOW - 8 * MS_PER_DAY, 1.0), point("a", "m", NOW, 2.0)]);
         let c = RULES.check(b).unwrap();
         assert_eq!(c.expired, 1);
         assert_eq!(c.samples.len(), 1);

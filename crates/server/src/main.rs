@@ -43,10 +43,7 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(config.log.format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("oxmon-server: cannot start the async runtime: {e}");

@@ -48,9 +48,7 @@ impl AppState {
         F: FnOnce(&Management) -> Result<T, oxmon_storage::Error> + Send + 'static,
     {
         let m = self.management.clone();
-        tokio::task::spawn_blocking(move || f(&m))
-            .await
-            .unwrap_or(Err(oxmon_storage::Error::WriterGone))
+        tokio::task::spawn_blocking(move || f(&m)).await.unwrap_or(Err(oxmon_storage::Error::WriterGone))
     }
 
     /// Runs a blocking partition read off the async workers.
@@ -60,8 +58,6 @@ impl AppState {
         F: FnOnce(&Reader) -> Result<T, oxmon_storage::Error> + Send + 'static,
     {
         let r = self.reader.clone();
-        tokio::task::spawn_blocking(move || f(&r))
-            .await
-            .unwrap_or(Err(oxmon_storage::Error::WriterGone))
+        tokio::task::spawn_blocking(move || f(&r)).await.unwrap_or(Err(oxmon_storage::Error::WriterGone))
     }
 }

@@ -42,16 +42,8 @@ impl Telemetry {
         let agents_active = Gauge::default();
         let agents_known = Gauge::default();
         let http_requests = Family::<Label, Counter>::default();
-        registry.register(
-            "ingest_samples",
-            "Samples stored and acknowledged",
-            ingest_samples.clone(),
-        );
-        registry.register(
-            "ingest_batches",
-            "ReportMetrics calls by result",
-            ingest_batches.clone(),
-        );
+        registry.register("ingest_samples", "Samples stored and acknowledged", ingest_samples.clone());
+        registry.register("ingest_batches", "ReportMetrics calls by result", ingest_batches.clone());
         registry.register(
             "ingest_dropped_samples",
             "Samples received but not stored, by reason",
@@ -67,21 +59,9 @@ impl Telemetry {
             "Commands waiting for the storage writer",
             writer_queue_depth.clone(),
         );
-        registry.register(
-            "agents_active",
-            "Agents that reported within their active window",
-            agents_active.clone(),
-        );
-        registry.register(
-            "agents_known",
-            "Agents that ever reported",
-            agents_known.clone(),
-        );
-        registry.register(
-            "http_requests",
-            "REST requests by status class",
-            http_requests.clone(),
-        );
+        registry.register("agents_active", "Agents that reported within their active window", agents_active.clone());
+        registry.register("agents_known", "Agents that ever reported", agents_known.clone());
+        registry.register("http_requests", "REST requests by status class", http_requests.clone());
         Self {
             registry,
             ingest_samples,
@@ -96,15 +76,11 @@ impl Telemetry {
     }
 
     pub fn batch(&self, result: &'static str) {
-        self.ingest_batches
-            .get_or_create(&vec![("result", result)])
-            .inc();
+        self.ingest_batches.get_or_create(&vec![("result", result)]).inc();
     }
 
     pub fn dropped(&self, reason: &'static str, n: u64) {
-        self.ingest_dropped
-            .get_or_create(&vec![("reason", reason)])
-            .inc_by(n);
+        self.ingest_dropped.get_or_create(&vec![("reason", reason)]).inc_by(n);
     }
 
     /// Renders the registry in the Prometheus/OpenMetrics text format.

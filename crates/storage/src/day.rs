@@ -71,9 +71,7 @@ impl Day {
 
     fn date(self) -> Option<Date> {
         let epoch = Date::constant(1970, 1, 1);
-        let date = epoch
-            .checked_add(jiff::Span::new().try_days(self.0).ok()?)
-            .ok()?;
+        let date = epoch.checked_add(jiff::Span::new().try_days(self.0).ok()?).ok()?;
         (0..=9999).contains(&date.year()).then_some(date)
     }
 
@@ -112,9 +110,7 @@ pub fn days_between(from_ms: i64, to_ms: i64) -> Vec<Day> {
     }
     let first = from_ms.div_euclid(MS_PER_DAY);
     let last = to_ms.div_euclid(MS_PER_DAY);
-    (first..=last)
-        .filter_map(|d| i32::try_from(d).ok().and_then(Day::from_days_since_epoch))
-        .collect()
+    (first..=last).filter_map(|d| i32::try_from(d).ok().and_then(Day::from_days_since_epoch)).collect()
 }
 
 #[cfg(test)]
@@ -128,30 +124,14 @@ mod tests {
         assert_eq!(Day::of_ms(0).unwrap().to_string(), "1970-01-01");
         assert_eq!(Day::of_ms(-1).unwrap().to_string(), "1969-12-31");
         // 2026-02-09T00:00:00Z
-        assert_eq!(
-            Day::of_ms(1_770_595_200_000).unwrap().to_string(),
-            "2026-02-09"
-        );
-        assert_eq!(
-            Day::of_ms(1_770_595_199_999).unwrap().to_string(),
-            "2026-02-08"
-        );
-        assert_eq!(
-            Day::parse("2026-02-09").unwrap().start_ms(),
-            1_770_595_200_000
-        );
+        assert_eq!(Day::of_ms(1_770_595_200_000).unwrap().to_string(), "2026-02-09");
+        assert_eq!(Day::of_ms(1_770_595_199_999).unwrap().to_string(), "2026-02-08");
+        assert_eq!(Day::parse("2026-02-09").unwrap().start_ms(), 1_770_595_200_000);
     }
 
     #[test]
     fn non_partition_names_do_not_parse() {
-        for stem in [
-            "cert",
-            "2026-2-09",
-            "2026-02-30",
-            "20260209",
-            "2026-02-09x",
-            "",
-        ] {
+        for stem in ["cert", "2026-2-09", "2026-02-30", "20260209", "2026-02-09x", ""] {
             assert_eq!(Day::parse(stem), None, "{stem}");
         }
     }

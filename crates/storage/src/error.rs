@@ -20,9 +20,7 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
-    #[error(
-        "partition {day} was written by a newer oxmon (schema {found}, this build knows {known})"
-    )]
+    #[error("partition {day} was written by a newer oxmon (schema {found}, this build knows {known})")]
     PartitionSchema { day: Day, found: i64, known: i64 },
     #[error("cannot write to partition {day}")]
     PartitionWrite {

@@ -62,28 +62,17 @@ pub struct Management {
 impl Management {
     /// Opens (creating and migrating) `cert.db` in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|source| Error::DataDir {
-            path: data_dir.to_owned(),
-            source,
-        })?;
+        std::fs::create_dir_all(data_dir).map_err(|source| Error::DataDir { path: data_dir.to_owned(), source })?;
         let conn = Connection::open(data_dir.join(MANAGEMENT_DB)).map_err(Error::Management)?;
-        conn.busy_timeout(Duration::from_secs(5))
+        conn.busy_timeout(Duration::from_secs(5)).map_err(Error::Management)?;
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(Error::Management)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-        )
-        .map_err(Error::Management)?;
         conn.execute_batch(SCHEMA).map_err(Error::Management)?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-        })
+        Ok(Self { conn: Mutex::new(conn) })
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let mut conn = self
-            .conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut conn).map_err(Error::Management)
     }
 
@@ -170,12 +159,8 @@ impl Management {
     /// whitelisted, else whether the token matches (constant time).
     pub fn verify_agent_token(&self, agent_id: &str, token: &str) -> Result<Option<bool>> {
         let stored: Option<String> = self.with(|c| {
-            c.query_row(
-                "SELECT token_hash FROM agent_whitelist WHERE agent_id = ?1",
-                [agent_id],
-                |r| r.get(0),
-            )
-            .optional()
+            c.query_row("SELECT token_hash FROM agent_whitelist WHERE agent_id = ?1", [agent_id], |r| r.get(0))
+                .optional()
         })?;
         Ok(stored.map(|h| bool::from(h.as_bytes().ct_eq(hash_token(token).as_bytes()))))
     }
@@ -206,11 +191,7 @@ fn base64_encode(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -229,14 +210,9 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        for (input, expected) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
+        for (input, expected) in
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("foobar", "Zm9vYmFy")]
+        {
             assert_eq!(base64_encode(input.as_bytes()), expected);
         }
         assert_eq!(new_token().len(), 44);
@@ -246,18 +222,12 @@ mod tests {
     fn whitelisted_token_verifies_and_others_do_not() {
         let dir = tempfile::tempdir().unwrap();
         let m = Management::open(dir.path()).unwrap();
-        let (entry, token) = m
-            .whitelist_add("web-1", Some("front"), 100)
-            .unwrap()
-            .unwrap();
+        let (entry, token) = m.whitelist_add("web-1", Some("front"), 100).unwrap().unwrap();
         assert_eq!(entry.agent_id, "web-1");
         assert_eq!(m.verify_agent_token("web-1", &token).unwrap(), Some(true));
         assert_eq!(m.verify_agent_token("web-1", "nope").unwrap(), Some(false));
         assert_eq!(m.verify_agent_token("web-2", &token).unwrap(), None);
-        assert!(
-            m.whitelist_add("web-1", None, 101).unwrap().is_none(),
-            "duplicate agent"
-        );
+        assert!(m.whitelist_add("web-1", None, 101).unwrap().is_none(), "duplicate agent");
         // The token is not stored in clear anywhere in the file.
         drop(m);
         let raw = std::fs::read(dir.path().join(MANAGEMENT_DB)).unwrap();

@@ -74,28 +74,17 @@ fn metrics_view(day: Day) -> String {
 pub(crate) fn open_for_write(dir: &Path, day: Day) -> Result<Connection> {
     let open_err = |source| Error::PartitionOpen { day, source };
     let conn = Connection::open(dir.join(day.file_name())).map_err(open_err)?;
-    conn.busy_timeout(Duration::from_secs(5))
-        .map_err(open_err)?;
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(open_err)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(open_err)?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(open_err)?;
     if version > SCHEMA_VERSION {
-        return Err(Error::PartitionSchema {
-            day,
-            found: version,
-            known: SCHEMA_VERSION,
-        });
+        return Err(Error::PartitionSchema { day, found: version, known: SCHEMA_VERSION });
     }
     // WAL lets readers run beside the writer; FULL makes every commit durable
     // before the caller is told its samples are stored (group commit pays one
     // fsync for many batches).
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
-        .map_err(open_err)?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;").map_err(open_err)?;
     if version < SCHEMA_VERSION {
-        let ddl = format!(
-            "BEGIN; {SCHEMA} {} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;",
-            metrics_view(day)
-        );
+        let ddl = format!("BEGIN; {SCHEMA} {} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;", metrics_view(day));
         conn.execute_batch(&ddl).map_err(open_err)?;
     }
     Ok(conn)
@@ -104,13 +93,9 @@ pub(crate) fn open_for_write(dir: &Path, day: Day) -> Result<Connection> {
 /// Opens an existing partition read-only.
 pub(crate) fn open_for_read(path: &Path, day: Day) -> Result<Connection> {
     let open_err = |source| Error::PartitionOpen { day, source };
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(open_err)?;
-    conn.busy_timeout(Duration::from_secs(5))
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(open_err)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(open_err)?;
     Ok(conn)
 }
 
@@ -149,69 +134,33 @@ impl WritePartition {
         let mut series = HashMap::new();
         let mut max_series_id = 0;
         {
-            let mut stmt = conn
-                .prepare("SELECT id, agent_id, metric_name, labels FROM series")
-                .map_err(read_err)?;
+            let mut stmt = conn.prepare("SELECT id, agent_id, metric_name, labels FROM series").map_err(read_err)?;
             let rows = stmt
                 .query_map([], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                    ))
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
                 })
                 .map_err(read_err)?;
             for row in rows {
                 let (id, agent_id, metric_name, labels) = row.map_err(read_err)?;
                 max_series_id = max_series_id.max(id);
                 let labels = parse_labels(&labels);
-                series.insert(
-                    SeriesKey {
-                        agent_id,
-                        metric_name,
-                        labels,
-                    },
-                    id,
-                );
+                series.insert(SeriesKey { agent_id, metric_name, labels }, id);
             }
         }
         let head_buckets = {
-            let mut stmt = conn
-                .prepare(&format!("SELECT DISTINCT ts / {BUCKET_MS} FROM head"))
-                .map_err(read_err)?;
-            let rows = stmt
-                .query_map([], |r| r.get::<_, i64>(0))
-                .map_err(read_err)?;
-            rows.collect::<rusqlite::Result<BTreeSet<i64>>>()
-                .map_err(read_err)?
+            let mut stmt = conn.prepare(&format!("SELECT DISTINCT ts / {BUCKET_MS} FROM head")).map_err(read_err)?;
+            let rows = stmt.query_map([], |r| r.get::<_, i64>(0)).map_err(read_err)?;
+            rows.collect::<rusqlite::Result<BTreeSet<i64>>>().map_err(read_err)?
         };
-        Ok(Self {
-            day,
-            conn,
-            series,
-            max_series_id,
-            head_buckets,
-            compaction: None,
-        })
+        Ok(Self { day, conn, series, max_series_id, head_buckets, compaction: None })
     }
 
     pub fn begin(&mut self) -> Result<()> {
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(|source| Error::PartitionWrite {
-                day: self.day,
-                source,
-            })
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(|source| Error::PartitionWrite { day: self.day, source })
     }
 
     pub fn commit(&mut self) -> Result<()> {
-        self.conn
-            .execute_batch("COMMIT")
-            .map_err(|source| Error::PartitionWrite {
-                day: self.day,
-                source,
-            })
+        self.conn.execute_batch("COMMIT").map_err(|source| Error::PartitionWrite { day: self.day, source })
     }
 
     /// Rolls back an open transaction. The series cache may now name ids
@@ -241,12 +190,9 @@ impl WritePartition {
             None => {
                 let mut stmt = self
                     .conn
-                    .prepare_cached(
-                        "INSERT INTO series (agent_id, metric_name, labels) VALUES (?1, ?2, ?3)",
-                    )
+                    .prepare_cached("INSERT INTO series (agent_id, metric_name, labels) VALUES (?1, ?2, ?3)")
                     .map_err(write_err)?;
-                stmt.execute(params![key.agent_id, key.metric_name, key.labels.to_json()])
-                    .map_err(write_err)?;
+                stmt.execute(params![key.agent_id, key.metric_name, key.labels.to_json()]).map_err(write_err)?;
                 let id = self.conn.last_insert_rowid();
                 self.max_series_id = self.max_series_id.max(id);
                 self.series.insert(key, id);
@@ -269,9 +215,7 @@ impl WritePartition {
             return Ok(());
         }
         self.conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO head (series_id, ts, value) VALUES (?1, ?2, ?3)",
-            )
+            .prepare_cached("INSERT OR REPLACE INTO head (series_id, ts, value) VALUES (?1, ?2, ?3)")
             .and_then(|mut s| s.execute(params![series_id, offset, value]))
             .map_err(write_err)?;
         self.head_buckets.insert(bucket);
@@ -306,10 +250,7 @@ impl WritePartition {
             let Some(bucket) = self.first_closed_bucket(now_ms) else {
                 return Ok(false);
             };
-            self.compaction = Some(Compaction {
-                bucket,
-                next_series: 0,
-            });
+            self.compaction = Some(Compaction { bucket, next_series: 0 });
         }
         let Some(c) = &mut self.compaction else {
             return Ok(false);
@@ -326,11 +267,9 @@ impl WritePartition {
         )
         .and_then(|mut s| s.execute(params![bucket, lo, hi, t0, t1]))
         .map_err(write_err)?;
-        tx.prepare_cached(
-            "DELETE FROM head WHERE series_id >= ?1 AND series_id < ?2 AND ts >= ?3 AND ts < ?4",
-        )
-        .and_then(|mut s| s.execute(params![lo, hi, t0, t1]))
-        .map_err(write_err)?;
+        tx.prepare_cached("DELETE FROM head WHERE series_id >= ?1 AND series_id < ?2 AND ts >= ?3 AND ts < ?4")
+            .and_then(|mut s| s.execute(params![lo, hi, t0, t1]))
+            .map_err(write_err)?;
         tx.commit().map_err(write_err)?;
 
         // Only open buckets take new head rows, so a closed bucket is done
@@ -355,14 +294,9 @@ impl WritePartition {
 /// [`Labels::to_json`], so anything else yields an empty set.
 pub(crate) fn parse_labels(json: &str) -> Labels {
     match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json) {
-        Ok(map) => Labels::from_pairs(map.into_iter().map(|(k, v)| {
-            (
-                k,
-                v.as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string()),
-            )
-        })),
+        Ok(map) => Labels::from_pairs(
+            map.into_iter().map(|(k, v)| (k, v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))),
+        ),
         Err(_) => Labels::new(),
     }
 }
@@ -377,19 +311,12 @@ pub(crate) fn latest_in_partition(
     let read_err = |source| Error::PartitionRead { day, source };
     let since = day.offset_ms(since_ms).max(0);
     let head: Option<(i64, f64)> = conn
-        .prepare_cached(
-            "SELECT ts, value FROM head WHERE series_id = ?1 AND ts >= ?2 ORDER BY ts DESC LIMIT 1",
-        )
-        .and_then(|mut s| {
-            s.query_row([series_id, since], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-        })
+        .prepare_cached("SELECT ts, value FROM head WHERE series_id = ?1 AND ts >= ?2 ORDER BY ts DESC LIMIT 1")
+        .and_then(|mut s| s.query_row([series_id, since], |r| Ok((r.get(0)?, r.get(1)?))).optional())
         .map_err(read_err)?;
     let mut best = head.map(|(ts, v)| (day.start_ms() + ts, v));
     let mut stmt = conn
-        .prepare_cached(
-            "SELECT ts, value FROM samples WHERE bucket = ?1 AND series_id = ?2 ORDER BY ts DESC LIMIT 1",
-        )
+        .prepare_cached("SELECT ts, value FROM samples WHERE bucket = ?1 AND series_id = ?2 ORDER BY ts DESC LIMIT 1")
         .map_err(read_err)?;
     // Walk buckets newest first; the first hit is the newest compacted value.
     for bucket in (since / BUCKET_MS..BUCKETS_PER_DAY).rev() {
@@ -397,10 +324,8 @@ pub(crate) fn latest_in_partition(
         if best.is_some_and(|(ts, _)| ts >= start + BUCKET_MS) {
             break;
         }
-        let hit: Option<(i64, f64)> = stmt
-            .query_row(params![bucket, series_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-            .map_err(read_err)?;
+        let hit: Option<(i64, f64)> =
+            stmt.query_row(params![bucket, series_id], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(read_err)?;
         if let Some((ts, v)) = hit {
             let abs = start + ts;
             if abs >= since_ms && best.is_none_or(|(b, _)| abs > b) {

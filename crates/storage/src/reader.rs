@@ -114,25 +114,15 @@ impl Reader {
             let read_err = |source| Error::PartitionRead { day, source };
             let mut stmt = conn.prepare(&sql).map_err(read_err)?;
             let rows = stmt
-                .query_map(
-                    params![
-                        filter.agent,
-                        filter.metric,
-                        range.from,
-                        range.to,
-                        want as i64,
-                        skip as i64
-                    ],
-                    |r| {
-                        Ok(StoredSample {
-                            timestamp_ms: day.start_ms() + r.get::<_, i64>(0)?,
-                            agent_id: r.get(1)?,
-                            metric_name: r.get(2)?,
-                            value: r.get(3)?,
-                            labels: parse_labels(&r.get::<_, String>(4)?),
-                        })
-                    },
-                )
+                .query_map(params![filter.agent, filter.metric, range.from, range.to, want as i64, skip as i64], |r| {
+                    Ok(StoredSample {
+                        timestamp_ms: day.start_ms() + r.get::<_, i64>(0)?,
+                        agent_id: r.get(1)?,
+                        metric_name: r.get(2)?,
+                        value: r.get(3)?,
+                        labels: parse_labels(&r.get::<_, String>(4)?),
+                    })
+                })
                 .map_err(read_err)?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(read_err)?;
@@ -179,15 +169,8 @@ impl Reader {
                 cte = points_cte(range)
             );
             let mut stmt = conn.prepare(&sql).map_err(read_err)?;
-            let mut rows = stmt
-                .query(params![
-                    agent_id,
-                    metric_name,
-                    range.from,
-                    range.to,
-                    wanted_labels
-                ])
-                .map_err(read_err)?;
+            let mut rows =
+                stmt.query(params![agent_id, metric_name, range.from, range.to, wanted_labels]).map_err(read_err)?;
             let mut current: Option<(String, usize)> = None;
             while let Some(r) = rows.next().map_err(read_err)? {
                 let labels_json: String = r.get(0).map_err(read_err)?;
@@ -220,13 +203,7 @@ impl Reader {
     }
 
     /// Min, max, average and count over every series of one agent and metric.
-    pub fn summary(
-        &self,
-        agent_id: &str,
-        metric_name: &str,
-        from_ms: i64,
-        to_ms: i64,
-    ) -> Result<Summary> {
+    pub fn summary(&self, agent_id: &str, metric_name: &str, from_ms: i64, to_ms: i64) -> Result<Summary> {
         let (mut min, mut max, mut sum, mut count) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0u64);
         for day in days_between(from_ms, to_ms) {
             let Some(conn) = self.open(day)? else {
@@ -236,10 +213,7 @@ impl Reader {
             let read_err = |source| Error::PartitionRead { day, source };
             let (lo, hi, s, n): (Option<f64>, Option<f64>, Option<f64>, i64) = conn
                 .query_row(
-                    &format!(
-                        "{} SELECT MIN(v), MAX(v), SUM(v), COUNT(*) FROM pts",
-                        points_cte(range)
-                    ),
+                    &format!("{} SELECT MIN(v), MAX(v), SUM(v), COUNT(*) FROM pts", points_cte(range)),
                     params![agent_id, metric_name, range.from, range.to],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
@@ -254,12 +228,7 @@ impl Reader {
         if count == 0 {
             return Ok(Summary::default());
         }
-        Ok(Summary {
-            min,
-            max,
-            avg: sum / count as f64,
-            count,
-        })
+        Ok(Summary { min, max, avg: sum / count as f64, count })
     }
 
     /// Distinct metric names or agent ids with series in the partitions of
@@ -286,15 +255,10 @@ impl Reader {
                 continue;
             };
             let read_err = |source| Error::PartitionRead { day, source };
-            let mut stmt = conn
-                .prepare(&format!(
-                    "SELECT DISTINCT {column} FROM series ORDER BY 1 LIMIT ?1"
-                ))
-                .map_err(read_err)?;
+            let mut stmt =
+                conn.prepare(&format!("SELECT DISTINCT {column} FROM series ORDER BY 1 LIMIT ?1")).map_err(read_err)?;
             let rows = stmt
-                .query_map([i64::try_from(need).unwrap_or(i64::MAX)], |r| {
-                    r.get::<_, String>(0)
-                })
+                .query_map([i64::try_from(need).unwrap_or(i64::MAX)], |r| r.get::<_, String>(0))
                 .map_err(read_err)?;
             for row in rows {
                 all.insert(row.map_err(read_err)?);
@@ -305,13 +269,7 @@ impl Reader {
 
     /// The newest sample at or after `since_ms` of every series of `agent_id`
     /// whose metric is in `metrics`, in the order of `metrics`.
-    pub fn latest(
-        &self,
-        agent_id: &str,
-        metrics: &[&str],
-        since_ms: i64,
-        now_ms: i64,
-    ) -> Result<Vec<StoredSample>> {
+    pub fn latest(&self, agent_id: &str, metrics: &[&str], since_ms: i64, now_ms: i64) -> Result<Vec<StoredSample>> {
         let mut found: Vec<StoredSample> = Vec::new();
         for day in days_between(since_ms, now_ms).into_iter().rev() {
             let Some(conn) = self.open(day)? else {
@@ -322,13 +280,7 @@ impl Reader {
                 .prepare_cached("SELECT id, metric_name, labels FROM series WHERE agent_id = ?1")
                 .map_err(read_err)?;
             let series = stmt
-                .query_map([agent_id], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                })
+                .query_map([agent_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
                 .map_err(read_err)?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(read_err)?;
@@ -337,14 +289,11 @@ impl Reader {
                     continue;
                 }
                 let labels = parse_labels(&labels);
-                let known = found
-                    .iter()
-                    .any(|s| s.metric_name == metric_name && s.labels == labels);
+                let known = found.iter().any(|s| s.metric_name == metric_name && s.labels == labels);
                 if known {
                     continue; // a newer partition already had it
                 }
-                if let Some((ts, value)) = partition::latest_in_partition(&conn, day, id, since_ms)?
-                {
+                if let Some((ts, value)) = partition::latest_in_partition(&conn, day, id, since_ms)? {
                     found.push(StoredSample {
                         timestamp_ms: ts,
                         agent_id: agent_id.to_owned(),
@@ -357,9 +306,7 @@ impl Reader {
         }
         found.sort_by(|a, b| {
             let pos = |m: &str| metrics.iter().position(|x| *x == m).unwrap_or(usize::MAX);
-            pos(&a.metric_name)
-                .cmp(&pos(&b.metric_name))
-                .then_with(|| a.labels.cmp(&b.labels))
+            pos(&a.metric_name).cmp(&pos(&b.metric_name)).then_with(|| a.labels.cmp(&b.labels))
         });
         Ok(found)
     }
@@ -429,10 +376,7 @@ fn points_cte(range: DayRange) -> String {
 
 /// Partition files in `dir`, oldest first. Other files are ignored.
 pub(crate) fn list_partitions(dir: &Path) -> Result<Vec<PartitionInfo>> {
-    let list_err = |source| Error::ListDir {
-        path: dir.to_owned(),
-        source,
-    };
+    let list_err = |source| Error::ListDir { path: dir.to_owned(), source };
     let mut out = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -451,11 +395,7 @@ pub(crate) fn list_partitions(dir: &Path) -> Result<Vec<PartitionInfo>> {
         let path = entry.path();
         let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
         let size_bytes = size(&path) + size(&path.with_extension("db-wal"));
-        out.push(PartitionInfo {
-            day,
-            path,
-            size_bytes,
-        });
+        out.push(PartitionInfo { day, path, size_bytes });
     }
     out.sort_by_key(|p| p.day);
     Ok(out)

@@ -81,19 +81,9 @@ pub struct WriterStats {
 }
 
 enum Command {
-    Write {
-        samples: Vec<Sample>,
-        reply: oneshot::Sender<Result<WriteReport>>,
-    },
-    Retain {
-        retention_days: u32,
-        now_ms: i64,
-        reply: oneshot::Sender<Result<Vec<Day>>>,
-    },
-    Compact {
-        now_ms: i64,
-        reply: oneshot::Sender<Result<()>>,
-    },
+    Write { samples: Vec<Sample>, reply: oneshot::Sender<Result<WriteReport>> },
+    Retain { retention_days: u32, now_ms: i64, reply: oneshot::Sender<Result<Vec<Day>>> },
+    Compact { now_ms: i64, reply: oneshot::Sender<Result<()>> },
     Shutdown,
 }
 
@@ -120,25 +110,16 @@ impl std::fmt::Debug for Command {
 impl Writer {
     /// Creates the data directory if needed and starts the writer thread.
     pub fn start(config: WriterConfig) -> Result<Writer> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::DataDir {
-            path: config.data_dir.clone(),
-            source,
-        })?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|source| Error::DataDir { path: config.data_dir.clone(), source })?;
         let (tx, rx) = crossbeam_channel::bounded(config.queue_capacity.max(1));
         let stats = Arc::new(WriterStats::default());
         let mut actor = Actor::new(config, rx, stats.clone())?;
         let thread = std::thread::Builder::new()
             .name("oxmon-writer".into())
             .spawn(move || actor.run())
-            .map_err(|source| Error::DataDir {
-                path: PathBuf::from("<writer thread>"),
-                source,
-            })?;
-        Ok(Writer {
-            tx,
-            thread: Some(thread),
-            stats,
-        })
+            .map_err(|source| Error::DataDir { path: PathBuf::from("<writer thread>"), source })?;
+        Ok(Writer { tx, thread: Some(thread), stats })
     }
 
     /// Stores `samples` and returns once they are committed to disk.
@@ -146,10 +127,7 @@ impl Writer {
     /// Samples must have finite values and timestamps in the years
     /// 0000..=9999; otherwise nothing is written and the error says which.
     pub async fn write(&self, samples: Vec<Sample>) -> Result<WriteReport> {
-        if let Some(bad) = samples
-            .iter()
-            .find(|s| Day::of_ms(s.timestamp_ms).is_none())
-        {
+        if let Some(bad) = samples.iter().find(|s| Day::of_ms(s.timestamp_ms).is_none()) {
             return Err(Error::TimestampOutOfRange(bad.timestamp_ms));
         }
         let (reply, rx) = oneshot::channel();
@@ -161,11 +139,7 @@ impl Writer {
     /// `now_ms`; returns the days removed.
     pub async fn retain(&self, retention_days: u32, now_ms: i64) -> Result<Vec<Day>> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Retain {
-            retention_days,
-            now_ms,
-            reply,
-        })?;
+        self.send(Command::Retain { retention_days, now_ms, reply })?;
         rx.await.map_err(|_| Error::WriterGone)?
     }
 
@@ -249,14 +223,8 @@ impl Actor {
     fn run(&mut self) {
         loop {
             let now = (self.clock)();
-            let busy = self
-                .partitions
-                .values()
-                .any(|(p, _)| p.needs_compaction(now));
-            let first = match self
-                .rx
-                .recv_timeout(if busy { Duration::ZERO } else { TICK })
-            {
+            let busy = self.partitions.values().any(|(p, _)| p.needs_compaction(now));
+            let first = match self.rx.recv_timeout(if busy { Duration::ZERO } else { TICK }) {
                 Ok(cmd) => Some(cmd),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => return,
@@ -282,11 +250,7 @@ impl Actor {
             }
             for cmd in others {
                 match cmd {
-                    Command::Retain {
-                        retention_days,
-                        now_ms,
-                        reply,
-                    } => {
+                    Command::Retain { retention_days, now_ms, reply } => {
                         let _ = reply.send(self.retain(retention_days, now_ms));
                     }
                     Command::Compact { now_ms, reply } => {
@@ -315,33 +279,19 @@ impl Actor {
                 if !s.value.is_finite() {
                     continue;
                 }
-                let key = SeriesKey {
-                    agent_id: s.agent_id,
-                    metric_name: s.metric_name,
-                    labels: s.labels,
-                };
-                by_day
-                    .entry(day)
-                    .or_default()
-                    .push((key, s.timestamp_ms, s.value));
+                let key = SeriesKey { agent_id: s.agent_id, metric_name: s.metric_name, labels: s.labels };
+                by_day.entry(day).or_default().push((key, s.timestamp_ms, s.value));
             }
         }
         let now = (self.clock)();
-        let result = by_day
-            .into_iter()
-            .try_for_each(|(day, rows)| self.commit_day(day, rows, now));
+        let result = by_day.into_iter().try_for_each(|(day, rows)| self.commit_day(day, rows, now));
         match result {
             Ok(()) => {
-                self.stats
-                    .samples_committed
-                    .fetch_add(total as u64, Ordering::Relaxed);
+                self.stats.samples_committed.fetch_add(total as u64, Ordering::Relaxed);
                 self.stats.groups_committed.fetch_add(1, Ordering::Relaxed);
                 self.stats.last_group_failed.store(false, Ordering::Relaxed);
-                let report = WriteReport {
-                    group_writes: writes.len(),
-                    group_samples: total,
-                    commit_time: started.elapsed(),
-                };
+                let report =
+                    WriteReport { group_writes: writes.len(), group_samples: total, commit_time: started.elapsed() };
                 for w in writes {
                     let _ = w.reply.send(Ok(report));
                 }
@@ -362,10 +312,8 @@ impl Actor {
         let dir = self.dir.clone();
         let p = self.partition(day)?;
         p.begin()?;
-        let inserted = rows
-            .into_iter()
-            .try_for_each(|(key, ts, v)| p.insert(key, ts, v, now))
-            .and_then(|()| p.commit());
+        let inserted =
+            rows.into_iter().try_for_each(|(key, ts, v)| p.insert(key, ts, v, now)).and_then(|()| p.commit());
         if inserted.is_err() {
             p.rollback(&dir);
         }
@@ -407,8 +355,7 @@ impl Actor {
                 }
             }
         }
-        self.partitions
-            .retain(|_, (p, used)| p.needs_compaction(now) || used.elapsed() < IDLE_CLOSE);
+        self.partitions.retain(|_, (p, used)| p.needs_compaction(now) || used.elapsed() < IDLE_CLOSE);
     }
 
     fn compact_all(&mut self, now: i64) -> Result<()> {
@@ -441,11 +388,7 @@ impl Actor {
 }
 
 fn remove_partition_files(db: &Path) -> Result<()> {
-    for path in [
-        db.to_owned(),
-        db.with_extension("db-wal"),
-        db.with_extension("db-shm"),
-    ] {
+    for path in [db.to_owned(), db.with_extension("db-wal"), db.with_extension("db-shm")] {
         match std::fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -457,8 +400,5 @@ fn remove_partition_files(db: &Path) -> Result<()> {
 
 /// The system clock in milliseconds since the epoch.
 pub fn system_now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

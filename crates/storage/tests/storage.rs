@@ -35,10 +35,7 @@ impl Clock {
 fn start_writer(dir: &std::path::Path, now: i64) -> (Writer, Clock) {
     let clock = Clock(Arc::new(AtomicI64::new(now)));
     let c = clock.clone();
-    let config = WriterConfig {
-        clock: Arc::new(move || c.0.load(Ordering::SeqCst)),
-        ..WriterConfig::new(dir)
-    };
+    let config = WriterConfig { clock: Arc::new(move || c.0.load(Ordering::SeqCst)), ..WriterConfig::new(dir) };
     (Writer::start(config).unwrap(), clock)
 }
 
@@ -70,35 +67,22 @@ async fn samples_are_filed_in_the_partition_of_their_own_timestamp() {
     let (dir, writer, reader) = setup();
     // One batch carrying a point from yesterday (buffered) and one from today.
     writer
-        .write(vec![
-            sample("a", "cpu.usage", &[], DAY0 - 5_000, 1.0),
-            sample("a", "cpu.usage", &[], DAY0 + 5_000, 2.0),
-        ])
+        .write(vec![sample("a", "cpu.usage", &[], DAY0 - 5_000, 1.0), sample("a", "cpu.usage", &[], DAY0 + 5_000, 2.0)])
         .await
         .unwrap();
     assert!(dir.path().join("2026-02-08.db").exists());
     assert!(dir.path().join("2026-02-09.db").exists());
-    let yesterday = reader
-        .samples(&all(None, DAY0 - MS_PER_DAY, DAY0 - 1))
-        .unwrap();
+    let yesterday = reader.samples(&all(None, DAY0 - MS_PER_DAY, DAY0 - 1)).unwrap();
     assert_eq!(yesterday.len(), 1);
     assert_eq!(yesterday[0].timestamp_ms, DAY0 - 5_000);
-    let parts: Vec<String> = reader
-        .partitions()
-        .unwrap()
-        .iter()
-        .map(|p| p.day.to_string())
-        .collect();
+    let parts: Vec<String> = reader.partitions().unwrap().iter().map(|p| p.day.to_string()).collect();
     assert_eq!(parts, ["2026-02-08", "2026-02-09"]);
 }
 
 #[tokio::test]
 async fn resending_a_batch_stores_each_sample_once() {
     let (_dir, writer, reader, clock) = setup_at(DAY0 + 10_000);
-    let batch = vec![
-        sample("a", "m", &[("k", "v")], DAY0 + 1, 1.0),
-        sample("a", "m", &[("k", "v")], DAY0 + 2, 2.0),
-    ];
+    let batch = vec![sample("a", "m", &[("k", "v")], DAY0 + 1, 1.0), sample("a", "m", &[("k", "v")], DAY0 + 2, 2.0)];
     writer.write(batch.clone()).await.unwrap();
     writer.write(batch.clone()).await.unwrap();
     // Once more after the bucket was closed and compacted: the resend takes
@@ -119,43 +103,17 @@ async fn reads_agree_before_and_after_compaction() {
     for i in 0..360 {
         // One hour of 10 s samples for two series.
         let ts = DAY0 + i * 10_000;
-        batch.push(sample(
-            "a",
-            "disk.used_percent",
-            &[("mount", "/")],
-            ts,
-            i as f64,
-        ));
-        batch.push(sample(
-            "a",
-            "disk.used_percent",
-            &[("mount", "/data")],
-            ts,
-            1000.0 + i as f64,
-        ));
+        batch.push(sample("a", "disk.used_percent", &[("mount", "/")], ts, i as f64));
+        batch.push(sample("a", "disk.used_percent", &[("mount", "/data")], ts, 1000.0 + i as f64));
     }
     writer.write(batch).await.unwrap();
-    let before = reader
-        .series_range("a", "disk.used_percent", None, DAY0, DAY0 + 3_600_000)
-        .unwrap();
-    let page_before = reader
-        .samples(&SampleQuery {
-            limit: 7,
-            offset: 100,
-            ..all(Some("a"), DAY0, DAY0 + 3_600_000)
-        })
-        .unwrap();
+    let before = reader.series_range("a", "disk.used_percent", None, DAY0, DAY0 + 3_600_000).unwrap();
+    let page_before =
+        reader.samples(&SampleQuery { limit: 7, offset: 100, ..all(Some("a"), DAY0, DAY0 + 3_600_000) }).unwrap();
     writer.compact(DAY0 + 2 * 3_600_000).await.unwrap();
-    let after = reader
-        .series_range("a", "disk.used_percent", None, DAY0, DAY0 + 3_600_000)
-        .unwrap();
-    let page_after = reader
-        .samples(&SampleQuery {
-            limit: 7,
-            offset: 100,
-            ..all(Some("a"), DAY0, DAY0 + 3_600_000)
-        })
-        .unwrap();
+    let after = reader.series_range("a", "disk.used_percent", None, DAY0, DAY0 + 3_600_000).unwrap();
+    let page_after =
+        reader.samples(&SampleQuery { limit: 7, offset: 100, ..all(Some("a"), DAY0, DAY0 + 3_600_000) }).unwrap();
     assert_eq!(before, after);
     assert_eq!(page_before, page_after);
     assert_eq!(after.len(), 2);
@@ -170,31 +128,15 @@ async fn reads_agree_before_and_after_compaction() {
 #[tokio::test]
 async fn a_late_sample_for_a_compacted_bucket_is_still_found() {
     let (_dir, writer, reader, clock) = setup_at(DAY0 + 10_000);
-    writer
-        .write(vec![sample("a", "m", &[], DAY0 + 1_000, 1.0)])
-        .await
-        .unwrap();
+    writer.write(vec![sample("a", "m", &[], DAY0 + 1_000, 1.0)]).await.unwrap();
     writer.compact(DAY0 + 2 * BUCKET_MS).await.unwrap();
     clock.set(DAY0 + 2 * BUCKET_MS);
-    writer
-        .write(vec![sample("a", "m", &[], DAY0 + 2_000, 2.0)])
-        .await
-        .unwrap();
-    let got = reader
-        .series_range("a", "m", None, DAY0, DAY0 + BUCKET_MS)
-        .unwrap();
-    assert_eq!(
-        got[0].points,
-        vec![(DAY0 + 1_000, 1.0), (DAY0 + 2_000, 2.0)]
-    );
+    writer.write(vec![sample("a", "m", &[], DAY0 + 2_000, 2.0)]).await.unwrap();
+    let got = reader.series_range("a", "m", None, DAY0, DAY0 + BUCKET_MS).unwrap();
+    assert_eq!(got[0].points, vec![(DAY0 + 1_000, 1.0), (DAY0 + 2_000, 2.0)]);
     writer.compact(DAY0 + 2 * BUCKET_MS).await.unwrap();
-    let got = reader
-        .series_range("a", "m", None, DAY0, DAY0 + BUCKET_MS)
-        .unwrap();
-    assert_eq!(
-        got[0].points,
-        vec![(DAY0 + 1_000, 1.0), (DAY0 + 2_000, 2.0)]
-    );
+    let got = reader.series_range("a", "m", None, DAY0, DAY0 + BUCKET_MS).unwrap();
+    assert_eq!(got[0].points, vec![(DAY0 + 1_000, 1.0), (DAY0 + 2_000, 2.0)]);
 }
 
 #[tokio::test]
@@ -204,41 +146,20 @@ async fn paging_runs_newest_first_across_partitions() {
     let mut batch = Vec::new();
     for d in 0..3 {
         for i in 0..3 {
-            batch.push(sample(
-                "a",
-                "m",
-                &[],
-                DAY0 + d * MS_PER_DAY + i * 1_000,
-                (d * 10 + i) as f64,
-            ));
+            batch.push(sample("a", "m", &[], DAY0 + d * MS_PER_DAY + i * 1_000, (d * 10 + i) as f64));
         }
     }
     writer.write(batch).await.unwrap();
-    let q = |limit, offset| SampleQuery {
-        limit,
-        offset,
-        ..all(None, DAY0, DAY0 + 3 * MS_PER_DAY)
-    };
-    let values = |limit, offset| -> Vec<f64> {
-        reader
-            .samples(&q(limit, offset))
-            .unwrap()
-            .iter()
-            .map(|s| s.value)
-            .collect()
-    };
+    let q = |limit, offset| SampleQuery { limit, offset, ..all(None, DAY0, DAY0 + 3 * MS_PER_DAY) };
+    let values =
+        |limit, offset| -> Vec<f64> { reader.samples(&q(limit, offset)).unwrap().iter().map(|s| s.value).collect() };
     assert_eq!(values(4, 0), [22.0, 21.0, 20.0, 12.0]);
     assert_eq!(values(4, 4), [11.0, 10.0, 2.0, 1.0]);
     assert_eq!(values(4, 8), [0.0]);
     assert_eq!(values(4, 9), Vec::<f64>::new());
     assert_eq!(values(0, 0), Vec::<f64>::new());
     // from > to is empty, not an error.
-    assert!(
-        reader
-            .samples(&all(None, DAY0 + 10, DAY0))
-            .unwrap()
-            .is_empty()
-    );
+    assert!(reader.samples(&all(None, DAY0 + 10, DAY0)).unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -248,85 +169,28 @@ async fn summary_distinct_and_latest() {
         .write(vec![
             sample("web-1", "cpu.usage", &[], DAY0 + 1_000, 10.0),
             sample("web-1", "cpu.usage", &[], DAY0 + 2_000, 30.0),
-            sample(
-                "web-1",
-                "cpu.core_usage",
-                &[("core", "0")],
-                DAY0 + 2_000,
-                5.0,
-            ),
-            sample(
-                "web-1",
-                "cpu.core_usage",
-                &[("core", "1")],
-                DAY0 + 1_500,
-                7.0,
-            ),
+            sample("web-1", "cpu.core_usage", &[("core", "0")], DAY0 + 2_000, 5.0),
+            sample("web-1", "cpu.core_usage", &[("core", "1")], DAY0 + 1_500, 7.0),
             sample("db-1", "memory.used", &[], DAY0 + 2_000, 1.0),
         ])
         .await
         .unwrap();
-    let s = reader
-        .summary("web-1", "cpu.usage", DAY0, DAY0 + 10_000)
-        .unwrap();
-    assert_eq!(
-        s,
-        Summary {
-            min: 10.0,
-            max: 30.0,
-            avg: 20.0,
-            count: 2
-        }
-    );
-    assert_eq!(
-        reader
-            .summary("nobody", "cpu.usage", DAY0, DAY0 + 10_000)
-            .unwrap(),
-        Summary::default()
-    );
-    let names = reader
-        .distinct(SeriesField::MetricName, DAY0, DAY0 + 10, 10, 0)
-        .unwrap();
+    let s = reader.summary("web-1", "cpu.usage", DAY0, DAY0 + 10_000).unwrap();
+    assert_eq!(s, Summary { min: 10.0, max: 30.0, avg: 20.0, count: 2 });
+    assert_eq!(reader.summary("nobody", "cpu.usage", DAY0, DAY0 + 10_000).unwrap(), Summary::default());
+    let names = reader.distinct(SeriesField::MetricName, DAY0, DAY0 + 10, 10, 0).unwrap();
     assert_eq!(names, ["cpu.core_usage", "cpu.usage", "memory.used"]);
-    assert_eq!(
-        reader
-            .distinct(SeriesField::MetricName, DAY0, DAY0 + 10, 1, 1)
-            .unwrap(),
-        ["cpu.usage"]
-    );
-    assert_eq!(
-        reader
-            .distinct(SeriesField::AgentId, DAY0, DAY0 + 10, 10, 0)
-            .unwrap(),
-        ["db-1", "web-1"]
-    );
-    let latest = reader
-        .latest(
-            "web-1",
-            &["cpu.usage", "cpu.core_usage"],
-            DAY0,
-            DAY0 + 10_000,
-        )
-        .unwrap();
-    let got: Vec<(&str, Option<&str>, f64)> = latest
-        .iter()
-        .map(|s| (s.metric_name.as_str(), s.labels.get("core"), s.value))
-        .collect();
+    assert_eq!(reader.distinct(SeriesField::MetricName, DAY0, DAY0 + 10, 1, 1).unwrap(), ["cpu.usage"]);
+    assert_eq!(reader.distinct(SeriesField::AgentId, DAY0, DAY0 + 10, 10, 0).unwrap(), ["db-1", "web-1"]);
+    let latest = reader.latest("web-1", &["cpu.usage", "cpu.core_usage"], DAY0, DAY0 + 10_000).unwrap();
+    let got: Vec<(&str, Option<&str>, f64)> =
+        latest.iter().map(|s| (s.metric_name.as_str(), s.labels.get("core"), s.value)).collect();
     assert_eq!(
         got,
-        [
-            ("cpu.usage", None, 30.0),
-            ("cpu.core_usage", Some("0"), 5.0),
-            ("cpu.core_usage", Some("1"), 7.0)
-        ]
+        [("cpu.usage", None, 30.0), ("cpu.core_usage", Some("0"), 5.0), ("cpu.core_usage", Some("1"), 7.0)]
     );
     // Nothing newer than `since`.
-    assert!(
-        reader
-            .latest("web-1", &["cpu.usage"], DAY0 + 3_000, DAY0 + 10_000)
-            .unwrap()
-            .is_empty()
-    );
+    assert!(reader.latest("web-1", &["cpu.usage"], DAY0 + 3_000, DAY0 + 10_000).unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -340,20 +204,14 @@ async fn retention_deletes_whole_old_partitions_with_their_wal_files() {
     std::fs::write(dir.path().join("notes.txt"), "not a partition").unwrap();
     // Now = day 9; keep 7 days back: days 2..=9 stay.
     let removed = writer.retain(7, DAY0 + 9 * MS_PER_DAY + 5).await.unwrap();
-    assert_eq!(
-        removed.iter().map(Day::to_string).collect::<Vec<_>>(),
-        ["2026-02-09", "2026-02-10"]
-    );
+    assert_eq!(removed.iter().map(Day::to_string).collect::<Vec<_>>(), ["2026-02-09", "2026-02-10"]);
     assert_eq!(reader.partitions().unwrap().len(), 8);
     for name in ["2026-02-09.db", "2026-02-09.db-wal", "2026-02-09.db-shm"] {
         assert!(!dir.path().join(name).exists(), "{name}");
     }
     assert!(dir.path().join("notes.txt").exists());
     // Writing to a removed day again simply recreates it.
-    writer
-        .write(vec![sample("a", "m", &[], DAY0, 1.0)])
-        .await
-        .unwrap();
+    writer.write(vec![sample("a", "m", &[], DAY0, 1.0)]).await.unwrap();
     assert_eq!(reader.partitions().unwrap().len(), 9);
 }
 
@@ -362,60 +220,25 @@ async fn data_and_pending_compaction_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     {
         let (writer, _clock) = start_writer(dir.path(), DAY0 + 10_000);
-        writer
-            .write(vec![sample("a", "m", &[("x", "1")], DAY0 + 1, 1.5)])
-            .await
-            .unwrap();
+        writer.write(vec![sample("a", "m", &[("x", "1")], DAY0 + 1, 1.5)]).await.unwrap();
     }
     // The restarted writer finds the head rows and compacts them later.
     let (writer, _clock) = start_writer(dir.path(), DAY0 + 20_000);
-    writer
-        .write(vec![sample("a", "m", &[("x", "1")], DAY0 + 2, 2.5)])
-        .await
-        .unwrap();
+    writer.write(vec![sample("a", "m", &[("x", "1")], DAY0 + 2, 2.5)]).await.unwrap();
     let reader = Reader::new(dir.path());
-    let got = reader
-        .series_range("a", "m", Some(&Labels::one("x", "1")), DAY0, DAY0 + 10)
-        .unwrap();
+    let got = reader.series_range("a", "m", Some(&Labels::one("x", "1")), DAY0, DAY0 + 10).unwrap();
     assert_eq!(got[0].points, vec![(DAY0 + 1, 1.5), (DAY0 + 2, 2.5)]);
     writer.compact(DAY0 + MS_PER_DAY).await.unwrap();
-    let conn = rusqlite_count(
-        dir.path().join("2026-02-09.db"),
-        "SELECT COUNT(*) FROM head",
-    );
+    let conn = rusqlite_count(dir.path().join("2026-02-09.db"), "SELECT COUNT(*) FROM head");
     assert_eq!(conn, 0);
-    assert_eq!(
-        rusqlite_count(
-            dir.path().join("2026-02-09.db"),
-            "SELECT COUNT(*) FROM samples"
-        ),
-        2
-    );
+    assert_eq!(rusqlite_count(dir.path().join("2026-02-09.db"), "SELECT COUNT(*) FROM samples"), 2);
 }
 
 #[tokio::test]
 async fn the_metrics_view_shows_plain_rows_for_sqlite3_users() {
     let (dir, writer, _reader) = setup();
-    writer
-        .write(vec![sample(
-            "a",
-            "disk.used",
-            &[("mount", "/")],
-            DAY0 + 42,
-            7.0,
-        )])
-        .await
-        .unwrap();
-    writer
-        .write(vec![sample(
-            "a",
-            "disk.used",
-            &[("mount", "/")],
-            DAY0 + BUCKET_MS * 3 + 5,
-            8.0,
-        )])
-        .await
-        .unwrap();
+    writer.write(vec![sample("a", "disk.used", &[("mount", "/")], DAY0 + 42, 7.0)]).await.unwrap();
+    writer.write(vec![sample("a", "disk.used", &[("mount", "/")], DAY0 + BUCKET_MS * 3 + 5, 8.0)]).await.unwrap();
     writer.compact(DAY0 + BUCKET_MS * 2).await.unwrap(); // first bucket compacted, second still in head
     let conn = rusqlite::Connection::open(dir.path().join("2026-02-09.db")).unwrap();
     let rows: Vec<(i64, String, String, f64, String)> = conn
@@ -428,20 +251,8 @@ async fn the_metrics_view_shows_plain_rows_for_sqlite3_users() {
     assert_eq!(
         rows,
         [
-            (
-                DAY0 + 42,
-                "a".into(),
-                "disk.used".into(),
-                7.0,
-                r#"{"mount":"/"}"#.into()
-            ),
-            (
-                DAY0 + BUCKET_MS * 3 + 5,
-                "a".into(),
-                "disk.used".into(),
-                8.0,
-                r#"{"mount":"/"}"#.into()
-            ),
+            (DAY0 + 42, "a".into(), "disk.used".into(), 7.0, r#"{"mount":"/"}"#.into()),
+            (DAY0 + BUCKET_MS * 3 + 5, "a".into(), "disk.used".into(), 8.0, r#"{"mount":"/"}"#.into()),
         ]
     );
 }
@@ -449,19 +260,10 @@ async fn the_metrics_view_shows_plain_rows_for_sqlite3_users() {
 #[tokio::test]
 async fn writes_with_unrepresentable_timestamps_are_refused_whole() {
     let (dir, writer, _reader) = setup();
-    let err = writer
-        .write(vec![
-            sample("a", "m", &[], DAY0, 1.0),
-            sample("a", "m", &[], i64::MAX, 1.0),
-        ])
-        .await
-        .unwrap_err();
+    let err =
+        writer.write(vec![sample("a", "m", &[], DAY0, 1.0), sample("a", "m", &[], i64::MAX, 1.0)]).await.unwrap_err();
     assert!(matches!(err, Error::TimestampOutOfRange(i64::MAX)), "{err}");
-    assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        0,
-        "nothing stored"
-    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing stored");
 }
 
 #[tokio::test]
@@ -478,18 +280,9 @@ async fn a_compacted_day_costs_at_most_24_bytes_per_sample() {
         for i in 0..360 {
             let ts = DAY0 + (chunk * 360 + i) * 10_000;
             for s in 0..series {
-                let value = if s % 2 == 0 {
-                    37.0 + (ts % 9973) as f64 / 97.0
-                } else {
-                    16e9 + (ts % 100_000) as f64 * 4096.0
-                };
-                batch.push(sample(
-                    "web-01",
-                    "metric",
-                    &[("series", &s.to_string())],
-                    ts,
-                    value,
-                ));
+                let value =
+                    if s % 2 == 0 { 37.0 + (ts % 9973) as f64 / 97.0 } else { 16e9 + (ts % 100_000) as f64 * 4096.0 };
+                batch.push(sample("web-01", "metric", &[("series", &s.to_string())], ts, value));
             }
         }
         total += batch.len() as u64;
@@ -499,20 +292,12 @@ async fn a_compacted_day_costs_at_most_24_bytes_per_sample() {
         writer.compact(end).await.unwrap();
     }
     drop(writer); // checkpoint the WAL into the database file
-    let bytes = std::fs::metadata(dir.path().join("2026-02-09.db"))
-        .unwrap()
-        .len();
+    let bytes = std::fs::metadata(dir.path().join("2026-02-09.db")).unwrap().len();
     let per_sample = bytes as f64 / total as f64;
     eprintln!("{per_sample:.2} bytes per sample");
-    assert!(
-        per_sample <= 24.0,
-        "{per_sample:.1} bytes per sample ({bytes} bytes, {total} samples)"
-    );
+    assert!(per_sample <= 24.0, "{per_sample:.1} bytes per sample ({bytes} bytes, {total} samples)");
 }
 
 fn rusqlite_count(path: std::path::PathBuf, sql: &str) -> i64 {
-    rusqlite::Connection::open(path)
-        .unwrap()
-        .query_row(sql, [], |r| r.get(0))
-        .unwrap()
+    rusqlite::Connection::open(path).unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
 }

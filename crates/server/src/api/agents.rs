@@ -30,10 +30,7 @@ struct AgentItem {
 /// whitelisted agents never seen (`status = unknown`), sorted by id.
 pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
-    let whitelisted = state
-        .management(|m| m.whitelisted_agent_ids())
-        .await
-        .map_err(|e| ApiError::storage(&e))?;
+    let whitelisted = state.management(|m| m.whitelisted_agent_ids()).await.map_err(|e| ApiError::storage(&e))?;
     let now = state.clock.now_ms();
     let mut items: Vec<AgentItem> = state
         .agents
@@ -61,11 +58,7 @@ pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiR
         }
     }
     items.sort_by(|a, b| a.agent_id.cmp(&b.agent_id));
-    let items: Vec<AgentItem> = items
-        .into_iter()
-        .skip(page.offset)
-        .take(page.limit)
-        .collect();
+    let items: Vec<AgentItem> = items.into_iter().skip(page.offset).take(page.limit).collect();
     Ok(ApiOk::data(items))
 }
 
@@ -93,11 +86,7 @@ pub async fn latest(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let now = state.clock.now_ms();
     let samples = state
         .read(move |r| {
-            let names: Vec<&str> = AGENT_METRICS
-                .iter()
-                .chain(LEGACY_LOAD_METRICS)
-                .copied()
-                .collect();
+            let names: Vec<&str> = AGENT_METRICS.iter().chain(LEGACY_LOAD_METRICS).copied().collect();
             r.latest(&id, &names, now - LATEST_WINDOW_MS, now)
         })
         .await

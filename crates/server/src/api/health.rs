@@ -29,12 +29,7 @@ pub async fn health(state: AppStateRef) -> ApiOk {
 }
 
 fn storage_ok(state: &AppStateRef) -> bool {
-    !state
-        .writer
-        .stats()
-        .last_group_failed
-        .load(Ordering::Relaxed)
-        && state.config.data_dir.is_dir()
+    !state.writer.stats().last_group_failed.load(Ordering::Relaxed) && state.config.data_dir.is_dir()
 }
 
 /// `GET /healthz`: the process is up and serving.
@@ -44,11 +39,7 @@ pub async fn healthz() -> &'static str {
 
 /// `GET /readyz`: ready to take traffic (storage writable).
 pub async fn readyz(state: AppStateRef) -> impl IntoResponse {
-    if storage_ok(&state) {
-        (StatusCode::OK, "ready")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "storage is failing")
-    }
+    if storage_ok(&state) { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "storage is failing") }
 }
 
 /// `GET /metrics`: Prometheus text format.
@@ -56,18 +47,9 @@ pub async fn prometheus(state: AppStateRef) -> impl IntoResponse {
     let t = &state.telemetry;
     let now = state.clock.now_ms();
     let agents = state.agents.all();
-    let active = agents
-        .iter()
-        .filter(|a| a.status(now) == AgentStatus::Active)
-        .count();
+    let active = agents.iter().filter(|a| a.status(now) == AgentStatus::Active).count();
     t.agents_active.set(active as i64);
     t.agents_known.set(agents.len() as i64);
     t.writer_queue_depth.set(state.writer.queue_depth() as i64);
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        t.render(),
-    )
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], t.render())
 }

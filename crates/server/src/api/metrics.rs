@@ -17,10 +17,7 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 pub type LabelsJson = serde_json::Map<String, serde_json::Value>;
 
 pub fn labels_json(labels: &Labels) -> LabelsJson {
-    labels
-        .iter()
-        .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned())))
-        .collect()
+    labels.iter().map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned()))).collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,12 +50,7 @@ struct MetricItem {
 /// `GET /v1/metrics`: samples newest first, paged in SQL.
 pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<ListParams>) -> ApiResult {
     let page = q.page.page()?;
-    let (from, to) = time_range(
-        q.from.as_deref(),
-        q.to.as_deref(),
-        state.clock.now_ms(),
-        HOUR_MS,
-    )?;
+    let (from, to) = time_range(q.from.as_deref(), q.to.as_deref(), state.clock.now_ms(), HOUR_MS)?;
     let query = SampleQuery {
         agent_id: q.agent_id.filter(|s| !s.is_empty()),
         metric_name: q.metric_name.filter(|s| !s.is_empty()),
@@ -67,10 +59,7 @@ pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<ListParams>) -> ApiR
         limit: page.limit,
         offset: page.offset,
     };
-    let rows = state
-        .read(move |r| r.samples(&query))
-        .await
-        .map_err(|e| ApiError::storage(&e))?;
+    let rows = state.read(move |r| r.samples(&query)).await.map_err(|e| ApiError::storage(&e))?;
     let items: Vec<MetricItem> = rows
         .into_iter()
         .map(|s| {
@@ -118,12 +107,7 @@ pub async fn agents(state: AppStateRef, q: ApiQuery<RangeParams>) -> ApiResult {
 
 async fn distinct(state: AppStateRef, q: RangeParams, field: SeriesField) -> ApiResult {
     let page = q.page.page()?;
-    let (from, to) = time_range(
-        q.from.as_deref(),
-        q.to.as_deref(),
-        state.clock.now_ms(),
-        DAY_MS,
-    )?;
+    let (from, to) = time_range(q.from.as_deref(), q.to.as_deref(), state.clock.now_ms(), DAY_MS)?;
     let values = state
         .read(move |r| r.distinct(field, from, to, page.limit, page.offset))
         .await
@@ -145,19 +129,9 @@ pub struct SeriesParams {
 pub async fn summary(state: AppStateRef, ApiQuery(q): ApiQuery<SeriesParams>) -> ApiResult {
     let agent = required("agent_id", q.agent_id.as_deref())?.to_owned();
     let metric = required("metric_name", q.metric_name.as_deref())?.to_owned();
-    let (from, to) = time_range(
-        q.from.as_deref(),
-        q.to.as_deref(),
-        state.clock.now_ms(),
-        HOUR_MS,
-    )?;
-    let s = state
-        .read(move |r| r.summary(&agent, &metric, from, to))
-        .await
-        .map_err(|e| ApiError::storage(&e))?;
-    Ok(ApiOk::data(
-        serde_json::json!({ "min": s.min, "max": s.max, "avg": s.avg, "count": s.count }),
-    ))
+    let (from, to) = time_range(q.from.as_deref(), q.to.as_deref(), state.clock.now_ms(), HOUR_MS)?;
+    let s = state.read(move |r| r.summary(&agent, &metric, from, to)).await.map_err(|e| ApiError::storage(&e))?;
+    Ok(ApiOk::data(serde_json::json!({ "min": s.min, "max": s.max, "avg": s.avg, "count": s.count })))
 }
 
 #[derive(Serialize)]
@@ -174,16 +148,9 @@ struct SeriesItem {
 pub async fn series(state: AppStateRef, ApiQuery(q): ApiQuery<SeriesParams>) -> ApiResult {
     let agent = required("agent_id", q.agent_id.as_deref())?.to_owned();
     let metric = required("metric_name", q.metric_name.as_deref())?.to_owned();
-    let (from, to) = time_range(
-        q.from.as_deref(),
-        q.to.as_deref(),
-        state.clock.now_ms(),
-        HOUR_MS,
-    )?;
+    let (from, to) = time_range(q.from.as_deref(), q.to.as_deref(), state.clock.now_ms(), HOUR_MS)?;
     if to - from > 31 * DAY_MS {
-        return Err(ApiError::bad_request(
-            "the range of /v1/metrics/series is limited to 31 days",
-        ));
+        return Err(ApiError::bad_request("the range of /v1/metrics/series is limited to 31 days"));
     }
     let series = state
         .read(move |r| r.series_range(&agent, &metric, None, from, to))

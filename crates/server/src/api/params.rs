@@ -26,9 +26,7 @@ pub struct Page {
 
 impl PageParams {
     pub fn page(&self) -> Result<Page, ApiError> {
-        let limit = parse_count("limit", self.limit.as_deref())?
-            .unwrap_or(DEFAULT_LIMIT)
-            .min(MAX_LIMIT);
+        let limit = parse_count("limit", self.limit.as_deref())?.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
         let offset = parse_count("offset", self.offset.as_deref())?.unwrap_or(0);
         Ok(Page { limit, offset })
     }
@@ -38,11 +36,9 @@ fn parse_count(name: &str, raw: Option<&str>) -> Result<Option<usize>, ApiError>
     let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    raw.parse::<usize>().map(Some).map_err(|_| {
-        ApiError::bad_request(format!(
-            "{name} must be a non-negative integer, got {raw:?}"
-        ))
-    })
+    raw.parse::<usize>()
+        .map(Some)
+        .map_err(|_| ApiError::bad_request(format!("{name} must be a non-negative integer, got {raw:?}")))
 }
 
 /// Parses an RFC 3339 instant to Unix milliseconds.
@@ -50,13 +46,9 @@ pub fn parse_time(name: &str, raw: Option<&str>) -> Result<Option<i64>, ApiError
     let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    raw.parse::<Timestamp>()
-        .map(|t| Some(t.as_millisecond()))
-        .map_err(|_| {
-            ApiError::bad_request(format!(
-                "{name} must be an RFC 3339 timestamp such as 2026-02-09T00:00:00Z, got {raw:?}"
-            ))
-        })
+    raw.parse::<Timestamp>().map(|t| Some(t.as_millisecond())).map_err(|_| {
+        ApiError::bad_request(format!("{name} must be an RFC 3339 timestamp such as 2026-02-09T00:00:00Z, got {raw:?}"))
+    })
 }
 
 /// A `[gte, lte]` range; `lte` defaults to now and `gte` to `lte - default_span_ms`.
@@ -74,16 +66,12 @@ pub fn time_range(
 /// Renders Unix milliseconds as RFC 3339 UTC (`Z`, fractional seconds only
 /// when non-zero).
 pub fn rfc3339(ms: i64) -> String {
-    Timestamp::from_millisecond(ms)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
+    Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
 }
 
 /// Requires a non-empty query parameter.
 pub fn required<'a>(name: &str, value: Option<&'a str>) -> Result<&'a str, ApiError> {
-    value
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::bad_request(format!("{name} is required")))
+    value.filter(|v| !v.is_empty()).ok_or_else(|| ApiError::bad_request(format!("{name} is required")))
 }
 
 #[cfg(test)]
@@ -93,61 +81,23 @@ mod tests {
     #[test]
     fn paging_defaults_clamps_and_explains_errors() {
         let p = |l: Option<&str>, o: Option<&str>| {
-            PageParams {
-                limit: l.map(Into::into),
-                offset: o.map(Into::into),
-            }
-            .page()
+            PageParams { limit: l.map(Into::into), offset: o.map(Into::into) }.page()
         };
-        assert_eq!(
-            p(None, None).unwrap(),
-            Page {
-                limit: 20,
-                offset: 0
-            }
-        );
-        assert_eq!(
-            p(Some(" 5 "), Some("7")).unwrap(),
-            Page {
-                limit: 5,
-                offset: 7
-            }
-        );
+        assert_eq!(p(None, None).unwrap(), Page { limit: 20, offset: 0 });
+        assert_eq!(p(Some(" 5 "), Some("7")).unwrap(), Page { limit: 5, offset: 7 });
         assert_eq!(p(Some("5000"), None).unwrap().limit, 1000);
         assert_eq!(p(Some("0"), None).unwrap().limit, 0);
-        assert_eq!(
-            p(Some("-1"), None).unwrap_err().message,
-            "limit must be a non-negative integer, got \"-1\""
-        );
-        assert!(
-            p(None, Some("abc"))
-                .unwrap_err()
-                .message
-                .starts_with("offset must be")
-        );
+        assert_eq!(p(Some("-1"), None).unwrap_err().message, "limit must be a non-negative integer, got \"-1\"");
+        assert!(p(None, Some("abc")).unwrap_err().message.starts_with("offset must be"));
     }
 
     #[test]
     fn times_parse_as_rfc3339_and_render_back() {
-        assert_eq!(
-            parse_time("t", Some("2026-02-09T00:00:00Z")).unwrap(),
-            Some(1_770_595_200_000)
-        );
-        assert_eq!(
-            parse_time("t", Some("2026-02-09T08:00:00+08:00")).unwrap(),
-            Some(1_770_595_200_000)
-        );
-        assert!(
-            parse_time("timestamp__gte", Some("yesterday"))
-                .unwrap_err()
-                .message
-                .contains("timestamp__gte")
-        );
+        assert_eq!(parse_time("t", Some("2026-02-09T00:00:00Z")).unwrap(), Some(1_770_595_200_000));
+        assert_eq!(parse_time("t", Some("2026-02-09T08:00:00+08:00")).unwrap(), Some(1_770_595_200_000));
+        assert!(parse_time("timestamp__gte", Some("yesterday")).unwrap_err().message.contains("timestamp__gte"));
         assert_eq!(rfc3339(1_770_595_200_000), "2026-02-09T00:00:00Z");
         assert_eq!(rfc3339(1_770_595_200_123), "2026-02-09T00:00:00.123Z");
-        assert_eq!(
-            time_range(None, None, 10_000, 1_000).unwrap(),
-            (9_000, 10_000)
-        );
+        assert_eq!(time_range(None, None, 10_000, 1_000).unwrap(), (9_000, 10_000));
     }
 }

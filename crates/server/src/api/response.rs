@@ -43,9 +43,7 @@ struct Envelope<'a, T: Serialize> {
 }
 
 fn current_trace_id() -> String {
-    TRACE_ID
-        .try_with(Clone::clone)
-        .unwrap_or_else(|_| new_trace_id())
+    TRACE_ID.try_with(Clone::clone).unwrap_or_else(|_| new_trace_id())
 }
 
 /// 16 lowercase hex characters from 8 random bytes.
@@ -57,12 +55,7 @@ pub fn new_trace_id() -> String {
 
 fn envelope<T: Serialize>(status: StatusCode, err_code: i32, err_msg: &str, data: T) -> Response {
     let trace_id = current_trace_id();
-    let body = serde_json::to_vec(&Envelope {
-        err_code,
-        err_msg,
-        trace_id: &trace_id,
-        data,
-    });
+    let body = serde_json::to_vec(&Envelope { err_code, err_msg, trace_id: &trace_id, data });
     match body {
         Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(e) => {
@@ -111,11 +104,7 @@ pub type ApiResult = Result<ApiOk, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: i32, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
+        Self { status, code, message: message.into() }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -128,11 +117,7 @@ impl ApiError {
 
     pub fn storage(error: &oxmon_storage::Error) -> Self {
         tracing::error!(%error, "storage query failed");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            code::STORAGE,
-            "Internal query error",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, code::STORAGE, "Internal query error")
     }
 }
 
@@ -154,11 +139,7 @@ pub async fn trace_id(request: Request, next: Next) -> Response {
 
 /// Unknown routes: an enveloped 404 instead of an empty body.
 pub async fn not_found(request: Request) -> ApiError {
-    ApiError::not_found(format!(
-        "no route for {} {}",
-        request.method(),
-        request.uri().path()
-    ))
+    ApiError::not_found(format!("no route for {} {}", request.method(), request.uri().path()))
 }
 
 /// `Query<T>` whose rejection is an enveloped 400 naming the problem.
@@ -198,18 +179,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 fn json_rejection(e: JsonRejection) -> ApiError {
     let status = e.status();
-    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-        code::PAYLOAD_TOO_LARGE
-    } else {
-        code::BAD_REQUEST
-    };
+    let code = if status == StatusCode::PAYLOAD_TOO_LARGE { code::PAYLOAD_TOO_LARGE } else { code::BAD_REQUEST };
     let status = match status {
         StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => status,
         _ => StatusCode::BAD_REQUEST,
     };
-    ApiError::new(
-        status,
-        code,
-        format!("invalid request body: {}", e.body_text()),
-    )
+    ApiError::new(status, code, format!("invalid request body: {}", e.body_text()))
 }

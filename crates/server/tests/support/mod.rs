@@ -43,12 +43,7 @@ impl TestServer {
     pub async fn start_with(config: ServerConfig) -> Self {
         let dir = config.data_dir.clone();
         let server = start(config, StartOptions::default()).await.unwrap();
-        Self {
-            server,
-            dir,
-            _tmp: None,
-            http: reqwest::Client::new(),
-        }
+        Self { server, dir, _tmp: None, http: reqwest::Client::new() }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -56,32 +51,20 @@ impl TestServer {
     }
 
     pub async fn grpc(&self) -> MetricServiceClient<Channel> {
-        let channel = Channel::from_shared(format!("http://{}", self.server.grpc_addr))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        let channel =
+            Channel::from_shared(format!("http://{}", self.server.grpc_addr)).unwrap().connect().await.unwrap();
         MetricServiceClient::new(channel)
     }
 
     pub async fn report(&self, batch: MetricBatchProto) -> ReportResponse {
-        self.grpc()
-            .await
-            .report_metrics(batch)
-            .await
-            .unwrap()
-            .into_inner()
+        self.grpc().await.report_metrics(batch).await.unwrap().into_inner()
     }
 
     /// GET returning (status, envelope JSON, x-trace-id header).
     pub async fn get(&self, path: &str) -> (u16, Value, String) {
         let resp = self.http.get(self.url(path)).send().await.unwrap();
         let status = resp.status().as_u16();
-        let trace = resp
-            .headers()
-            .get("x-trace-id")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
+        let trace = resp.headers().get("x-trace-id").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         (status, body, trace)
     }
@@ -102,10 +85,7 @@ impl TestServer {
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
 pub fn point(metric: &str, labels: &[(&str, &str)], ts: i64, value: f64) -> MetricDataPointProto {
@@ -114,19 +94,12 @@ pub fn point(metric: &str, labels: &[(&str, &str)], ts: i64, value: f64) -> Metr
         agent_id: String::new(),
         metric_name: metric.into(),
         value,
-        labels: labels
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<HashMap<_, _>>(),
+        labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<HashMap<_, _>>(),
     }
 }
 
 pub fn batch(agent: &str, points: Vec<MetricDataPointProto>) -> MetricBatchProto {
-    MetricBatchProto {
-        agent_id: agent.into(),
-        timestamp_ms: now_ms(),
-        data_points: points,
-    }
+    MetricBatchProto { agent_id: agent.into(), timestamp_ms: now_ms(), data_points: points }
 }
 
 /// Percent-encodes a query value (RFC 3339 offsets contain `+`).
@@ -134,9 +107,7 @@ pub fn q(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -1,0 +1,116 @@
+//! Where the collector reads from and what it leaves out.
+
+use std::path::PathBuf;
+
+/// Interface-name prefixes skipped by default.
+///
+/// Every entry matches as a prefix except `lo`, which matches only the
+/// loopback interface itself: `lo`, or `lo` followed by digits only (the
+/// BSD/macOS `lo0`), so that e.g. `lowpan0` is still reported.
+///
+/// Loopback traffic says nothing about the host's network. The others are
+/// per-container or per-pod virtual devices (`veth*`, `cali*`, `lxc*`,
+/// `cni*`, ...) and bridges/tunnels in front of them: they appear and vanish
+/// with every container, which would explode the number of series while
+/// double counting traffic already seen on the physical interface.
+pub const DEFAULT_EXCLUDED_INTERFACES: &[&str] = &[
+    "lo",
+    "veth",
+    "cali",
+    "lxc",
+    "cni",
+    "flannel",
+    "cilium",
+    "kube-ipvs",
+    "docker",
+    "br-",
+    "virbr",
+    "tunl",
+    "vxlan",
+    "genev",
+    "nodelocaldns",
+];
+
+/// The entry of [`DEFAULT_EXCLUDED_INTERFACES`] that matches exactly.
+const LOOPBACK: &str = "lo";
+
+/// Where to find the host's pseudo filesystems and root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CollectorConfig {
+    /// The host's procfs; `/host/proc` when the agent runs in a container.
+    pub procfs: PathBuf,
+    /// The host's sysfs. No collector reads it yet; it is accepted now so
+    /// deployments can configure all three roots once.
+    pub sysfs: PathBuf,
+    /// The host's root filesystem; mount points are `statvfs`ed below it.
+    pub rootfs: PathBuf,
+    /// Interface-name prefixes to skip, matched as described on
+    /// [`DEFAULT_EXCLUDED_INTERFACES`] (including the exact match of `lo`).
+    pub exclude_interfaces: Vec<String>,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        Self {
+            procfs: PathBuf::from("/proc"),
+            sysfs: PathBuf::from("/sys"),
+            rootfs: PathBuf::from("/"),
+            exclude_interfaces: DEFAULT_EXCLUDED_INTERFACES.iter().map(|&prefix| prefix.to_owned()).collect(),
+        }
+    }
+}
+
+impl CollectorConfig {
+    /// Whether `interface` matches one of [`Self::exclude_interfaces`].
+    pub(crate) fn excludes_interface(&self, interface: &str) -> bool {
+        self.exclude_interfaces.iter().any(|entry| {
+            if entry == LOOPBACK {
+                interface.strip_prefix(LOOPBACK).is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit()))
+            } else {
+                interface.starts_with(entry.as_str())
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(interface: &str, excluded: bool) {
+        let config = CollectorConfig::default();
+        assert_eq!(config.excludes_interface(interface), excluded, "interface {interface:?}");
+    }
+
+    #[test]
+    fn default_exclusions_match_lo_exactly_and_the_rest_as_prefixes() {
+        check("lo", true);
+        check("lo0", true);
+        check("lowpan0", false);
+        check("eth0", false);
+        check("ens3", false);
+        check("wlp2s0", false);
+        check("bond0", false);
+        check("veth1a2b3c", true);
+        check("cali0123456789a", true);
+        check("docker0", true);
+        check("br-5f2e8c1d9a3b", true);
+        check("br0", false);
+        check("virbr0", true);
+        check("flannel.1", true);
+        check("cilium_host", true);
+        check("kube-ipvs0", true);
+        check("vxlan.calico", true);
+        check("genev_sys_6081", true);
+        check("tunl0", true);
+        check("nodelocaldns", true);
+    }
+
+    #[test]
+    fn an_empty_exclusion_list_keeps_everything() {
+        let config = CollectorConfig { exclude_interfaces: Vec::new(), ..CollectorConfig::default() };
+        assert!(!config.excludes_interface("lo"));
+        assert!(!config.excludes_interface("veth0"));
+    }
+}
