@@ -175,55 +175,70 @@ impl WritePartition {
         }
     }
 
-    /// Inserts one sample inside an open transaction. A sample with the same
+    /// Inserts samples inside an open transaction. A sample with the same
     /// series and timestamp replaces the earlier one, so a resent batch is
     /// stored once.
     ///
     /// Samples of buckets still open at `now_ms` go to `head`; late ones
     /// (an agent's backlog) go straight to `samples`, taking the place of any
-    /// twin still waiting in `head`.
-    pub fn insert(&mut self, key: SeriesKey, ts_ms: i64, value: f64, now_ms: i64) -> Result<()> {
+    /// twin still waiting in `head`. Rows are inserted in key order, which
+    /// keeps each transaction walking the b-tree forwards.
+    pub fn insert_all(&mut self, rows: Vec<(SeriesKey, i64, f64)>, now_ms: i64) -> Result<()> {
         let day = self.day;
         let write_err = |source| Error::PartitionWrite { day, source };
-        let series_id = match self.series.get(&key) {
-            Some(&id) => id,
-            None => {
-                let mut stmt = self
-                    .conn
-                    .prepare_cached("INSERT INTO series (agent_id, metric_name, labels) VALUES (?1, ?2, ?3)")
-                    .map_err(write_err)?;
-                stmt.execute(params![key.agent_id, key.metric_name, key.labels.to_json()]).map_err(write_err)?;
-                let id = self.conn.last_insert_rowid();
-                self.max_series_id = self.max_series_id.max(id);
-                self.series.insert(key, id);
-                id
-            }
-        };
-        let offset = day.offset_ms(ts_ms);
-        let bucket = offset / BUCKET_MS;
-        if self.bucket_closed(bucket, now_ms) {
-            self.conn
-                .prepare_cached("INSERT OR REPLACE INTO samples (bucket, series_id, ts, value) VALUES (?1, ?2, ?3, ?4)")
-                .and_then(|mut s| s.execute(params![bucket, series_id, offset - bucket * BUCKET_MS, value]))
+        let mut keyed: Vec<(i64, i64, f64)> = Vec::with_capacity(rows.len());
+        {
+            let mut add_series = self
+                .conn
+                .prepare_cached("INSERT INTO series (agent_id, metric_name, labels) VALUES (?1, ?2, ?3)")
                 .map_err(write_err)?;
-            if self.head_buckets.contains(&bucket) {
-                self.conn
-                    .prepare_cached("DELETE FROM head WHERE series_id = ?1 AND ts = ?2")
-                    .and_then(|mut s| s.execute(params![series_id, offset]))
-                    .map_err(write_err)?;
+            for (key, ts_ms, value) in rows {
+                let series_id = match self.series.get(&key) {
+                    Some(&id) => id,
+                    None => {
+                        add_series
+                            .execute(params![key.agent_id, key.metric_name, key.labels.to_json()])
+                            .map_err(write_err)?;
+                        let id = self.conn.last_insert_rowid();
+                        self.max_series_id = self.max_series_id.max(id);
+                        self.series.insert(key, id);
+                        id
+                    }
+                };
+                keyed.push((series_id, day.offset_ms(ts_ms), value));
             }
-            return Ok(());
         }
-        self.conn
+        keyed.sort_unstable_by_key(|&(sid, off, _)| (sid, off));
+
+        let mut to_head = self
+            .conn
             .prepare_cached("INSERT OR REPLACE INTO head (series_id, ts, value) VALUES (?1, ?2, ?3)")
-            .and_then(|mut s| s.execute(params![series_id, offset, value]))
             .map_err(write_err)?;
-        self.head_buckets.insert(bucket);
+        let mut to_samples = self
+            .conn
+            .prepare_cached("INSERT OR REPLACE INTO samples (bucket, series_id, ts, value) VALUES (?1, ?2, ?3, ?4)")
+            .map_err(write_err)?;
+        let mut drop_twin =
+            self.conn.prepare_cached("DELETE FROM head WHERE series_id = ?1 AND ts = ?2").map_err(write_err)?;
+        for (series_id, offset, value) in keyed {
+            let bucket = offset / BUCKET_MS;
+            if bucket_closed(day, bucket, now_ms) {
+                to_samples
+                    .execute(params![bucket, series_id, offset - bucket * BUCKET_MS, value])
+                    .map_err(write_err)?;
+                if self.head_buckets.contains(&bucket) {
+                    drop_twin.execute(params![series_id, offset]).map_err(write_err)?;
+                }
+            } else {
+                to_head.execute(params![series_id, offset, value]).map_err(write_err)?;
+                self.head_buckets.insert(bucket);
+            }
+        }
         Ok(())
     }
 
     fn bucket_closed(&self, bucket: i64, now_ms: i64) -> bool {
-        self.day.start_ms() + (bucket + 1) * BUCKET_MS + COMPACTION_GRACE_MS <= now_ms
+        bucket_closed(self.day, bucket, now_ms)
     }
 
     /// Whether `head` holds any rows at all.
@@ -288,6 +303,11 @@ impl WritePartition {
         while self.compact_step(now_ms)? {}
         Ok(())
     }
+}
+
+/// Whether `bucket` of `day` ended (plus the grace period) by `now_ms`.
+fn bucket_closed(day: Day, bucket: i64, now_ms: i64) -> bool {
+    day.start_ms() + (bucket + 1) * BUCKET_MS + COMPACTION_GRACE_MS <= now_ms
 }
 
 /// Parses a stored label object. Stored labels are always written by

@@ -312,8 +312,7 @@ impl Actor {
         let dir = self.dir.clone();
         let p = self.partition(day)?;
         p.begin()?;
-        let inserted =
-            rows.into_iter().try_for_each(|(key, ts, v)| p.insert(key, ts, v, now)).and_then(|()| p.commit());
+        let inserted = p.insert_all(rows, now).and_then(|()| p.commit());
         if inserted.is_err() {
             p.rollback(&dir);
         }
