@@ -1,5 +1,7 @@
 //! Smoke test: the real collector against this machine.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly
+
 use std::collections::BTreeSet;
 use std::thread;
 use std::time::{Duration, Instant};

@@ -4,6 +4,8 @@
 //! editing `proto/oxmon.proto`. No system `protoc` is needed: `protox`
 //! compiles the schema in pure Rust.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly
+
 use std::path::PathBuf;
 
 #[test]

@@ -87,11 +87,9 @@ impl MetricService for IngestService {
             None
         };
         let batch = request.into_inner();
-        if let Some(id) = &authenticated {
-            if batch.agent_id != *id {
-                state.telemetry.batch("permission_denied");
-                return Err(Status::permission_denied("agent_id in payload does not match authenticated identity"));
-            }
+        if authenticated.as_ref().is_some_and(|id| batch.agent_id != *id) {
+            state.telemetry.batch("permission_denied");
+            return Err(Status::permission_denied("agent_id in payload does not match authenticated identity"));
         }
         let now = state.clock.now_ms();
         let rules = Validation {

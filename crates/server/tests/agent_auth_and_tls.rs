@@ -1,5 +1,7 @@
 //! Agent authentication (`require_agent_auth`) and gRPC over real TLS.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly
+
 mod support;
 
 use oxmon_common::proto::metric_service_client::MetricServiceClient;
@@ -34,7 +36,8 @@ async fn auth_rejects_every_wrong_credential_with_0_1_statuses_and_stores_nothin
     let mut c = s.grpc().await;
     let b = || batch("web-1", vec![point("cpu.usage", &[], now_ms(), 1.0)]);
 
-    let cases: Vec<(Vec<(&'static str, &str)>, MetricBatchProto, Code, &str)> = vec![
+    type Case<'a> = (Vec<(&'static str, &'a str)>, MetricBatchProto, Code, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         (vec![("agent-id", "web-1")], b(), Code::Unauthenticated, "Missing or invalid authorization header"),
         (
             vec![("authorization", token.as_str()), ("agent-id", "web-1")],

@@ -1,5 +1,7 @@
 //! gRPC ingest into a real server, read back over the REST API.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly
+
 mod support;
 
 use support::*;

@@ -1,5 +1,7 @@
 //! Storage behaviour over real SQLite files in temp directories.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 

@@ -6,10 +6,17 @@
 //! * `--agents N` (50), `--points N` (34 per batch), `--seconds N` (20)
 //! * `--agent-bin PATH`: also run that `oxmon-agent` binary for
 //!   `--agent-cycles` (30) cycles and report its RSS and CPU per cycle.
+//! * `--prometheus-bin PATH`: run the same load against Prometheus's
+//!   remote-write receiver (Debian package `prometheus`) in the same run.
+//! * `--node-exporter-bin PATH`: report node_exporter's RSS and CPU per
+//!   scrape (Debian package `prometheus-node-exporter`).
 //!
 //! Reports acknowledged samples/s (a sample counts once the server said it
 //! is stored), bytes per stored sample on disk once the buckets are
 //! compacted, and the latency of a 24-hour range query of one series.
+
+// A benchmark is a harness: any failure should stop it loudly.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -23,16 +30,28 @@ use oxmon_server::app::{StartOptions, start};
 use oxmon_server::config::ServerConfig;
 use tonic::transport::Channel;
 
+mod peers;
+
 struct Options {
     agents: usize,
     points: usize,
     seconds: u64,
     agent_bin: Option<String>,
     agent_cycles: u64,
+    prometheus_bin: Option<String>,
+    node_exporter_bin: Option<String>,
 }
 
 fn options() -> Options {
-    let mut o = Options { agents: 50, points: 34, seconds: 20, agent_bin: None, agent_cycles: 30 };
+    let mut o = Options {
+        agents: 50,
+        points: 34,
+        seconds: 20,
+        agent_bin: None,
+        agent_cycles: 30,
+        prometheus_bin: None,
+        node_exporter_bin: None,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().unwrap_or_default();
@@ -42,6 +61,8 @@ fn options() -> Options {
             "--seconds" => o.seconds = val().parse().expect("--seconds N"),
             "--agent-bin" => o.agent_bin = Some(val()),
             "--agent-cycles" => o.agent_cycles = val().parse().expect("--agent-cycles N"),
+            "--prometheus-bin" => o.prometheus_bin = Some(val()),
+            "--node-exporter-bin" => o.node_exporter_bin = Some(val()),
             "--bench" => {}
             other => eprintln!("ignoring argument {other}"),
         }
@@ -189,8 +210,23 @@ async fn run(o: Options) {
 
     let data_dir = server.state.config.data_dir.clone();
     server.shutdown().await;
+    report_storage(&data_dir, samples + 8640);
+
+    let prometheus = match &o.prometheus_bin {
+        Some(bin) => peers::prometheus_remote_write(bin, o.agents, o.points, o.seconds).await,
+        None => None,
+    };
+    if let Some(prom) = prometheus {
+        println!("oxmon / prometheus ingest ratio: {:.2}", samples as f64 / elapsed / prom);
+    }
+    if let Some(bin) = &o.node_exporter_bin {
+        peers::node_exporter(bin, o.agent_cycles as u32).await;
+    }
+}
+
+fn report_storage(data_dir: &std::path::Path, stored: u64) {
     let (mut bytes, mut free) = (0u64, 0u64);
-    for e in std::fs::read_dir(&data_dir).unwrap() {
+    for e in std::fs::read_dir(data_dir).unwrap() {
         let e = e.unwrap();
         let name = e.file_name().to_string_lossy().into_owned();
         if name.ends_with(".db") && name != "cert.db" {
@@ -201,7 +237,6 @@ async fn run(o: Options) {
             free += pages * size;
         }
     }
-    let stored = samples + 8640;
     println!(
         "storage: {bytes} bytes in partition files for {stored} samples = {:.1} bytes/sample on disk; \
          {:.1} bytes/sample excluding {free} bytes of free pages that the head table reuses",
