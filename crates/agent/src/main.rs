@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use oxmon_agent::config::ProcessEnv;
 use oxmon_agent::{AgentConfig, HostSource};
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
 
 /// `EX_USAGE`: bad command line or configuration.
@@ -85,22 +84,30 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send> {
     })
 }
 
-/// `RUST_LOG` when set; otherwise oxmon at INFO and everything else at WARN.
+/// `RUST_LOG` when set (`level` and `target=level` directives, comma
+/// separated); otherwise oxmon at INFO and everything else at WARN.
+///
+/// NB: `Targets` instead of `EnvFilter`: it needs no regex engine, which
+/// keeps the agent's code, and so its resident memory, small. Span and field
+/// filters of `EnvFilter` are not supported here.
 fn init_tracing() {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
 
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stdout);
-    match EnvFilter::try_from_default_env() {
-        Ok(filter) => tracing_subscriber::registry().with(fmt.with_filter(filter)).init(),
-        // NB: `Targets` parses without regexes, which keeps the default startup lean.
-        Err(_) => {
-            let filter = Targets::new()
-                .with_default(LevelFilter::WARN)
-                .with_target("oxmon_agent", LevelFilter::INFO)
-                .with_target("oxmon_collector", LevelFilter::INFO);
-            tracing_subscriber::registry().with(fmt.with_filter(filter)).init();
-        }
-    }
+    let default = || {
+        Targets::new()
+            .with_default(LevelFilter::WARN)
+            .with_target("oxmon_agent", LevelFilter::INFO)
+            .with_target("oxmon_collector", LevelFilter::INFO)
+    };
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => spec.parse::<Targets>().unwrap_or_else(|e| {
+            eprintln!("oxmon-agent: ignoring RUST_LOG ({e}); using the default log levels");
+            default()
+        }),
+        _ => default(),
+    };
+    tracing_subscriber::registry().with(fmt.with_filter(filter)).init();
 }

@@ -32,6 +32,10 @@ use tonic::transport::Channel;
 
 mod peers;
 
+/// The same allocator as the `oxmon-server` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Options {
     agents: usize,
     points: usize,

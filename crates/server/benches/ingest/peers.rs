@@ -88,7 +88,6 @@ pub async fn prometheus_remote_write(bin: &str, agents: usize, points: usize, se
     }
     let acked = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let start_ts = super::now_ms();
     let mut tasks = Vec::new();
     for a in 0..agents {
         let (acked, stop, client) = (acked.clone(), stop.clone(), client.clone());
@@ -97,8 +96,11 @@ pub async fn prometheus_remote_write(bin: &str, agents: usize, points: usize, se
             let agent = format!("bench-{a:03}");
             let mut seq = 0u64;
             let mut encoder = snap::raw::Encoder::new();
+            let mut ts = 0;
             while !stop.load(Ordering::Relaxed) {
-                let ts = start_ts + seq as i64 * 10_000;
+                // Real-time, strictly increasing timestamps, as a remote-write
+                // sender has: Prometheus refuses samples behind its head block.
+                ts = super::now_ms().max(ts + 1);
                 let batch = super::cycle(&agent, ts, points, seq);
                 let timeseries = batch
                     .data_points
