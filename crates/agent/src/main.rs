@@ -95,7 +95,9 @@ fn init_tracing() {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
 
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stdout);
+    // Colour only on a terminal: log files and collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stdout).with_ansi(ansi);
     let default = || {
         Targets::new()
             .with_default(LevelFilter::WARN)

@@ -94,36 +94,12 @@ async fn without_auth_metadata_is_ignored() {
     s.stop().await;
 }
 
-struct Pki {
-    ca_pem: String,
-    cert_pem: String,
-    key_pem: String,
-}
-
-fn make_pki(host: &str) -> Pki {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "oxmon test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params = rcgen::CertificateParams::new(vec![host.to_owned()]).unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    Pki { ca_pem: ca.pem(), cert_pem: cert.pem(), key_pem: key.serialize_pem() }
-}
-
 #[tokio::test]
 async fn grpc_runs_over_tls_and_refuses_untrusted_or_plaintext_clients() {
     let tmp = tempfile::tempdir().unwrap();
     let pki = make_pki("localhost");
-    std::fs::write(tmp.path().join("server.pem"), &pki.cert_pem).unwrap();
-    std::fs::write(tmp.path().join("server.key"), &pki.key_pem).unwrap();
     let mut cfg = config(&tmp.path().join("data"));
-    cfg.tls = Some(oxmon_server::config::TlsConfig {
-        cert_file: tmp.path().join("server.pem"),
-        key_file: tmp.path().join("server.key"),
-    });
+    cfg.tls = Some(tls_files(tmp.path(), &pki));
     let s = TestServer::start_with(cfg).await;
     let port = s.server.grpc_addr.port();
 

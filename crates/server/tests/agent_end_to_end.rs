@@ -93,3 +93,47 @@ async fn every_sample_arrives_exactly_once_across_a_server_outage() {
     assert_eq!(values, expected, "every collected sample stored once, in order");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_agent_reports_over_tls_with_a_token_to_a_server_requiring_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = make_pki("localhost");
+    std::fs::write(tmp.path().join("ca.pem"), &pki.ca_pem).unwrap();
+    let mut cfg = config(&tmp.path().join("data"));
+    cfg.tls = Some(tls_files(tmp.path(), &pki));
+    cfg.require_agent_auth = true;
+    let s = TestServer::start_with(cfg).await;
+    let token = {
+        let m = s.server.state.management.clone();
+        tokio::task::spawn_blocking(move || m.whitelist_add("tls-agent", None, 0).unwrap().unwrap().1).await.unwrap()
+    };
+
+    let toml = format!(
+        "agent_id = \"tls-agent\"\nserver_endpoint = \"localhost:{port}\"\ntls = true\ntls_ca_file = \"{ca}\"\nauth_token = \"{token}\"\n",
+        port = s.server.grpc_addr.port(),
+        ca = tmp.path().join("ca.pem").display(),
+    );
+    let mut agent = AgentConfig::from_toml_str(&toml, &NoEnv).unwrap();
+    agent.collection_interval = Duration::from_millis(20);
+    agent.backoff = BackoffConfig { base: Duration::from_millis(20), max: Duration::from_millis(100) };
+    let (source, _seq) = counting_source();
+    let (stop_agent, agent_stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(oxmon_agent::run(agent, source, async {
+        let _ = agent_stopped.await;
+    }));
+    wait_until(async || {
+        let reader = s.server.state.reader.clone();
+        tokio::task::spawn_blocking(move || {
+            reader.series_range("tls-agent", "load.uptime", None, now_ms() - 60_000, now_ms() + 60_000).unwrap()
+        })
+        .await
+        .unwrap()
+        .first()
+        .is_some_and(|series| series.points.len() >= 3)
+    })
+    .await;
+    stop_agent.send(()).unwrap();
+    let stats = handle.await.unwrap().unwrap();
+    assert_eq!(stats.batches_rejected, 0, "{stats:?}");
+    s.stop().await;
+}

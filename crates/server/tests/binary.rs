@@ -41,3 +41,31 @@ fn help_is_printed_on_request() {
     assert!(out.status.success());
     assert!(String::from_utf8(out.stdout).unwrap().starts_with("usage: oxmon-server"));
 }
+
+#[test]
+fn sigterm_stops_the_server_gracefully() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = server()
+        .env("OXMON_SERVER_LISTEN_ADDRESS", "127.0.0.1")
+        .env("OXMON_SERVER_GRPC_PORT", "0")
+        .env("OXMON_SERVER_HTTP_PORT", "0")
+        .env("OXMON_SERVER_DATA_DIR", tmp.path().join("data"))
+        .env("RUST_LOG", "info")
+        .current_dir(tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Started once the management database exists and the log says so.
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let started = lines.by_ref().take(50).map_while(Result::ok).any(|l| l.contains("oxmon-server started"));
+    assert!(started, "server did not start");
+    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let exit = child.wait().unwrap();
+    assert_eq!(exit.code(), Some(0), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("shutdown requested")), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("oxmon-server stopped")), "{rest:?}");
+    assert!(tmp.path().join("data").join("cert.db").exists());
+}

@@ -116,3 +116,30 @@ pub fn q(value: &str) -> String {
 pub fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).unwrap().to_string()
 }
+
+/// A CA and a server certificate for `host`, generated for the test.
+pub struct Pki {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+pub fn make_pki(host: &str) -> Pki {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "oxmon test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec![host.to_owned()]).unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    Pki { ca_pem: ca.pem(), cert_pem: cert.pem(), key_pem: key.serialize_pem() }
+}
+
+/// Writes the server certificate and key into `dir` and returns a TLS config section.
+pub fn tls_files(dir: &Path, pki: &Pki) -> oxmon_server::config::TlsConfig {
+    std::fs::write(dir.join("server.pem"), &pki.cert_pem).unwrap();
+    std::fs::write(dir.join("server.key"), &pki.key_pem).unwrap();
+    oxmon_server::config::TlsConfig { cert_file: dir.join("server.pem"), key_file: dir.join("server.key") }
+}
