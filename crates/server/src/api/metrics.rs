@@ -125,11 +125,19 @@ pub struct SeriesParams {
     to: Option<String>,
 }
 
+impl SeriesParams {
+    /// The required agent and metric, and the range (default: the last hour).
+    fn resolve(&self, now_ms: i64) -> Result<(String, String, i64, i64), ApiError> {
+        let agent = required("agent_id", self.agent_id.as_deref())?.to_owned();
+        let metric = required("metric_name", self.metric_name.as_deref())?.to_owned();
+        let (from, to) = time_range(self.from.as_deref(), self.to.as_deref(), now_ms, HOUR_MS)?;
+        Ok((agent, metric, from, to))
+    }
+}
+
 /// `GET /v1/metrics/summary`: min, max, avg and count of one agent's metric.
 pub async fn summary(state: AppStateRef, ApiQuery(q): ApiQuery<SeriesParams>) -> ApiResult {
-    let agent = required("agent_id", q.agent_id.as_deref())?.to_owned();
-    let metric = required("metric_name", q.metric_name.as_deref())?.to_owned();
-    let (from, to) = time_range(q.from.as_deref(), q.to.as_deref(), state.clock.now_ms(), HOUR_MS)?;
+    let (agent, metric, from, to) = q.resolve(state.clock.now_ms())?;
     let s = state.read(move |r| r.summary(&agent, &metric, from, to)).await.map_err(|e| ApiError::storage(&e))?;
     Ok(ApiOk::data(serde_json::json!({ "min": s.min, "max": s.max, "avg": s.avg, "count": s.count })))
 }
@@ -146,9 +154,7 @@ struct SeriesItem {
 /// `GET /v1/metrics/series` (added in 0.2): every point of each series of
 /// one agent's metric in the range (default: the last hour), unpaged.
 pub async fn series(state: AppStateRef, ApiQuery(q): ApiQuery<SeriesParams>) -> ApiResult {
-    let agent = required("agent_id", q.agent_id.as_deref())?.to_owned();
-    let metric = required("metric_name", q.metric_name.as_deref())?.to_owned();
-    let (from, to) = time_range(q.from.as_deref(), q.to.as_deref(), state.clock.now_ms(), HOUR_MS)?;
+    let (agent, metric, from, to) = q.resolve(state.clock.now_ms())?;
     if to - from > 31 * DAY_MS {
         return Err(ApiError::bad_request("the range of /v1/metrics/series is limited to 31 days"));
     }
