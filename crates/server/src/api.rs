@@ -4,10 +4,12 @@
 //! (spec/api.md), so its clients keep working; additions are additive.
 
 mod agents;
+pub mod auth;
 mod health;
 mod metrics;
 pub mod params;
 pub mod response;
+mod whitelist;
 
 use std::sync::Arc;
 
@@ -15,7 +17,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use tower_http::cors::CorsLayer;
 
 use crate::state::AppState;
@@ -28,17 +30,23 @@ pub type AppStateRef = State<Arc<AppState>>;
 
 /// The whole HTTP surface: `/v1/...`, probes and `/metrics`.
 pub fn router(state: Arc<AppState>) -> Router {
-    let v1 = Router::new()
-        .route("/health", get(health::health))
+    let public = Router::new().route("/health", get(health::health)).route("/auth/login", post(auth::login));
+    let protected = Router::new()
+        .route("/auth/password", post(auth::change_password))
         .route("/agents", get(agents::list))
+        .route("/agents/whitelist", post(whitelist::create).get(whitelist::list))
+        .route("/agents/whitelist/{id}", put(whitelist::update).delete(whitelist::delete))
+        .route("/agents/whitelist/{id}/token", post(whitelist::rotate))
         .route("/agents/{id}/latest", get(agents::latest))
         .route("/metrics", get(metrics::list))
         .route("/metrics/names", get(metrics::names))
         .route("/metrics/agents", get(metrics::agents))
         .route("/metrics/summary", get(metrics::summary))
-        .route("/metrics/series", get(metrics::series));
+        .route("/metrics/series", get(metrics::series))
+        // route_layer: unknown paths still answer 404, not 401.
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_user));
     Router::new()
-        .nest("/v1", v1)
+        .nest("/v1", public.merge(protected))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::prometheus))

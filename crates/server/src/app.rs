@@ -17,6 +17,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Identity, ServerTlsConfig};
 
 use crate::agents::AgentRegistry;
+use crate::auth::{self, Auth};
 use crate::config::ServerConfig;
 use crate::grpc::IngestService;
 use crate::state::{AppState, ClockHandle};
@@ -35,6 +36,9 @@ pub struct RunningServer {
     pub grpc_addr: SocketAddr,
     pub http_addr: SocketAddr,
     pub state: Arc<AppState>,
+    /// The password generated for the first admin, when this start created
+    /// it without a configured one. Printed once to stderr.
+    pub initial_admin_password: Option<String>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -63,6 +67,14 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
             .with_context(|| format!("opening the management database in {}", data_dir.display()))?
     };
     let records = management.agents().context("loading known agents")?;
+    let management = Arc::new(management);
+    let jwt_key = {
+        let (secret, dir) = (config.auth.jwt_secret.clone(), data_dir.clone());
+        tokio::task::spawn_blocking(move || auth::load_or_create_key(secret.as_deref(), &dir))
+            .await?
+            .with_context(|| format!("loading the JWT key {}", data_dir.join(auth::JWT_KEY_FILE).display()))?
+    };
+    let initial_admin_password = bootstrap_admin(&management, &config).await?;
     let writer = Writer::start(WriterConfig { clock: clock.clone(), ..WriterConfig::new(&data_dir) })
         .with_context(|| format!("starting storage in {}", data_dir.display()))?;
     let tls = match &config.tls {
@@ -82,9 +94,10 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
     let state = Arc::new(AppState {
         reader: Reader::new(&data_dir),
         writer,
-        management: Arc::new(management),
+        management,
         agents: AgentRegistry::from_records(records),
         telemetry: Telemetry::new(),
+        auth: Auth::new(&jwt_key, config.auth.token_expire_secs),
         started: Instant::now(),
         clock: ClockHandle(clock),
         config,
@@ -111,7 +124,8 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
     }));
 
     let app = crate::api::router(state.clone());
-    let http = axum::serve(http_listener, app).with_graceful_shutdown(wait_for(stopped.clone()));
+    let http = axum::serve(http_listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(wait_for(stopped.clone()));
     tasks.push(tokio::spawn(async move {
         if let Err(error) = http.await {
             tracing::error!(%error, "HTTP server failed");
@@ -122,7 +136,42 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
     tasks.push(tokio::spawn(retention_loop(state.clone(), stopped)));
 
     tracing::info!(%grpc_addr, %http_addr, data_dir = %state.config.data_dir.display(), tls = state.config.tls.is_some(), "oxmon-server started");
-    Ok(RunningServer { grpc_addr, http_addr, state, stop, tasks })
+    Ok(RunningServer { grpc_addr, http_addr, state, initial_admin_password, stop, tasks })
+}
+
+/// Creates the first admin when there are no users. Without a configured
+/// `default_password` a random one is generated and printed once: oxmon
+/// never ships a working default password.
+async fn bootstrap_admin(management: &Arc<Management>, config: &ServerConfig) -> anyhow::Result<Option<String>> {
+    let m = management.clone();
+    let username = config.auth.default_username.clone();
+    let configured = config.auth.default_password.clone();
+    let generated = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<String>> {
+        if m.user_count()? > 0 {
+            return Ok(None);
+        }
+        let (password, generated) = match configured {
+            Some(p) => (p, false),
+            None => (auth::generate_password(), true),
+        };
+        let now = jiff::Timestamp::now().as_second();
+        m.create_user(&username, &auth::hash_password(&password), now)?;
+        Ok(generated.then_some(password))
+    })
+    .await?
+    .context("creating the first admin user")?;
+    let username = &config.auth.default_username;
+    match &generated {
+        Some(password) => eprintln!(
+            "oxmon-server: created user '{username}' with the generated password {password}\n\
+             oxmon-server: it is shown only this once; change it with POST /v1/auth/password"
+        ),
+        None if config.auth.default_password.as_deref() == Some("changeme") => {
+            tracing::warn!(user = %username, "auth.default_password is oxmon 0.1's 'changeme'; change it");
+        }
+        None => {}
+    }
+    Ok(generated)
 }
 
 impl RunningServer {

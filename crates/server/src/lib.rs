@@ -10,6 +10,7 @@
 pub mod agents;
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod grpc;
 pub mod state;

@@ -9,6 +9,7 @@ use oxmon_storage::reader::Reader;
 use oxmon_storage::writer::{Clock, Writer};
 
 use crate::agents::AgentRegistry;
+use crate::auth::Auth;
 use crate::config::ServerConfig;
 use crate::telemetry::Telemetry;
 
@@ -20,6 +21,7 @@ pub struct AppState {
     pub management: Arc<Management>,
     pub agents: AgentRegistry,
     pub telemetry: Telemetry,
+    pub auth: Auth,
     pub started: Instant,
     pub clock: ClockHandle,
 }

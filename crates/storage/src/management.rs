@@ -24,6 +24,14 @@ CREATE TABLE IF NOT EXISTS agents (
     last_seen_ms       INTEGER NOT NULL,
     report_interval_ms INTEGER
 );
+CREATE TABLE IF NOT EXISTS users (
+    id            TEXT PRIMARY KEY,
+    username      TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    token_version INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS agent_whitelist (
     id          TEXT PRIMARY KEY,
     agent_id    TEXT NOT NULL UNIQUE,
@@ -52,6 +60,16 @@ pub struct WhitelistEntry {
     pub description: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// A REST API user; the password is stored as an argon2id PHC string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: String,
+    pub username: String,
+    pub password_hash: String,
+    /// Incremented by a password change; tokens carrying an older value are revoked.
+    pub token_version: i64,
 }
 
 #[derive(Debug)]
@@ -166,6 +184,142 @@ impl Management {
     }
 }
 
+impl Management {
+    /// Number of users.
+    pub fn user_count(&self) -> Result<i64> {
+        self.with(|c| c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0)))
+    }
+
+    /// Creates a user; `None` when the name is taken.
+    pub fn create_user(&self, username: &str, password_hash: &str, now_s: i64) -> Result<Option<UserRecord>> {
+        let id = new_id();
+        let n = self.with(|c| {
+            c.execute(
+                "INSERT INTO users (id, username, password_hash, token_version, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 0, ?4, ?4) ON CONFLICT (username) DO NOTHING",
+                params![id, username, password_hash, now_s],
+            )
+        })?;
+        Ok((n == 1).then(|| UserRecord {
+            id,
+            username: username.to_owned(),
+            password_hash: password_hash.to_owned(),
+            token_version: 0,
+        }))
+    }
+
+    pub fn user_by_name(&self, username: &str) -> Result<Option<UserRecord>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT id, username, password_hash, token_version FROM users WHERE username = ?1",
+                [username],
+                |r| {
+                    Ok(UserRecord {
+                        id: r.get(0)?,
+                        username: r.get(1)?,
+                        password_hash: r.get(2)?,
+                        token_version: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// Replaces a user's password and revokes every token issued before.
+    /// Returns false when the user does not exist.
+    pub fn set_password(&self, user_id: &str, password_hash: &str, now_s: i64) -> Result<bool> {
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE users SET password_hash = ?2, token_version = token_version + 1, updated_at = ?3 WHERE id = ?1",
+                params![user_id, password_hash, now_s],
+            )
+        })?;
+        Ok(n == 1)
+    }
+
+    /// Whitelist entries, newest first, paged in SQL.
+    pub fn whitelist(&self, limit: usize, offset: usize) -> Result<Vec<WhitelistEntry>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, agent_id, description, created_at, updated_at FROM agent_whitelist
+                 ORDER BY created_at DESC, rowid DESC LIMIT ?1 OFFSET ?2",
+            )?;
+            let rows = stmt.query_map(params![to_i64(limit), to_i64(offset)], whitelist_row)?;
+            rows.collect()
+        })
+    }
+
+    /// A whitelist entry by row id or, failing that, by agent id.
+    pub fn whitelist_entry(&self, id_or_agent: &str) -> Result<Option<WhitelistEntry>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT id, agent_id, description, created_at, updated_at FROM agent_whitelist
+                 WHERE id = ?1 OR agent_id = ?1 ORDER BY id = ?1 DESC LIMIT 1",
+                [id_or_agent],
+                whitelist_row,
+            )
+            .optional()
+        })
+    }
+
+    /// Sets (or with `None` clears) the description of entry `id`.
+    pub fn whitelist_describe(
+        &self,
+        id: &str,
+        description: Option<&str>,
+        now_s: i64,
+    ) -> Result<Option<WhitelistEntry>> {
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE agent_whitelist SET description = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, description, now_s],
+            )
+        })?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.whitelist_entry(id)
+    }
+
+    /// Issues a new token for entry `id`; the old one stops working at once.
+    pub fn whitelist_rotate(&self, id: &str, now_s: i64) -> Result<Option<(WhitelistEntry, String)>> {
+        let token = new_token();
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE agent_whitelist SET token_hash = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, hash_token(&token), now_s],
+            )
+        })?;
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(self.whitelist_entry(id)?.map(|e| (e, token)))
+    }
+
+    /// Deletes the entry with row id `id_or_agent` or, failing that, the
+    /// entry of that agent id. Returns the deleted entry.
+    pub fn whitelist_delete(&self, id_or_agent: &str) -> Result<Option<WhitelistEntry>> {
+        let Some(entry) = self.whitelist_entry(id_or_agent)? else { return Ok(None) };
+        self.with(|c| c.execute("DELETE FROM agent_whitelist WHERE id = ?1", [&entry.id]))?;
+        Ok(Some(entry))
+    }
+}
+
+fn whitelist_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<WhitelistEntry> {
+    Ok(WhitelistEntry {
+        id: r.get(0)?,
+        agent_id: r.get(1)?,
+        description: r.get(2)?,
+        created_at: r.get(3)?,
+        updated_at: r.get(4)?,
+    })
+}
+
+fn to_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// A new agent token: 32 random bytes, standard Base64 (44 characters), as
 /// oxmon 0.1 issued them.
 fn new_token() -> String {
@@ -232,6 +386,41 @@ mod tests {
         drop(m);
         let raw = std::fs::read(dir.path().join(MANAGEMENT_DB)).unwrap();
         assert!(!raw.windows(token.len()).any(|w| w == token.as_bytes()));
+    }
+
+    #[test]
+    fn rotation_replaces_the_token_and_delete_accepts_row_or_agent_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Management::open(dir.path()).unwrap();
+        let (a, old) = m.whitelist_add("a", None, 1).unwrap().unwrap();
+        m.whitelist_add("b", Some("second"), 2).unwrap().unwrap();
+        let (_, new) = m.whitelist_rotate(&a.id, 3).unwrap().unwrap();
+        assert_eq!(m.verify_agent_token("a", &old).unwrap(), Some(false));
+        assert_eq!(m.verify_agent_token("a", &new).unwrap(), Some(true));
+        assert!(m.whitelist_rotate("nope", 3).unwrap().is_none());
+        let page: Vec<String> = m.whitelist(10, 0).unwrap().into_iter().map(|e| e.agent_id).collect();
+        assert_eq!(page, ["b", "a"], "newest first");
+        assert_eq!(m.whitelist(1, 1).unwrap()[0].agent_id, "a");
+        let e = m.whitelist_describe(&a.id, Some("first"), 4).unwrap().unwrap();
+        assert_eq!((e.description.as_deref(), e.updated_at), (Some("first"), 4));
+        assert_eq!(m.whitelist_describe(&a.id, None, 5).unwrap().unwrap().description, None);
+        assert_eq!(m.whitelist_delete("b").unwrap().unwrap().agent_id, "b", "by agent id");
+        assert_eq!(m.whitelist_delete(&a.id).unwrap().unwrap().agent_id, "a", "by row id");
+        assert!(m.whitelist_delete(&a.id).unwrap().is_none());
+        assert!(m.whitelisted_agent_ids().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_password_change_bumps_the_token_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Management::open(dir.path()).unwrap();
+        assert_eq!(m.user_count().unwrap(), 0);
+        let u = m.create_user("admin", "h1", 1).unwrap().unwrap();
+        assert!(m.create_user("admin", "h2", 1).unwrap().is_none());
+        assert!(m.set_password(&u.id, "h2", 2).unwrap());
+        let u = m.user_by_name("admin").unwrap().unwrap();
+        assert_eq!((u.password_hash.as_str(), u.token_version), ("h2", 1));
+        assert!(!m.set_password("missing", "h3", 3).unwrap());
     }
 
     #[test]

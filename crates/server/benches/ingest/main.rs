@@ -110,13 +110,14 @@ async fn run(o: Options) {
         let sim_now = sim_now.clone();
         Arc::new(move || sim_now.load(Ordering::Relaxed).max(now_ms()))
     };
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         listen_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
         grpc_port: 0,
         http_port: 0,
         data_dir: tmp.path().to_owned(),
         ..ServerConfig::default()
     };
+    config.auth.default_password = Some("bench-password".into());
     let server = start(config, StartOptions { clock: Some(clock) }).await.unwrap();
     let url = format!("http://{}", server.grpc_addr);
     println!("oxmon ingest benchmark: {} agents x {}-point batches for {} s", o.agents, o.points, o.seconds);
@@ -159,8 +160,8 @@ async fn run(o: Options) {
     );
 
     // --- bytes per sample, once every bucket is compacted ---
-    let client = reqwest::Client::new();
     let http = format!("http://{}", server.http_addr);
+    let client = authenticated_client(&http).await;
     server.state.writer.compact(now_ms() + 2 * 86_400_000).await.unwrap();
 
     // --- 24 h range query of one series (10 s samples, 8640 points) ---
@@ -249,6 +250,23 @@ fn report_storage(data_dir: &std::path::Path, stored: u64) {
     );
 }
 
+/// An HTTP client that sends the admin's bearer token.
+async fn authenticated_client(http: &str) -> reqwest::Client {
+    let login: serde_json::Value = reqwest::Client::new()
+        .post(format!("{http}/v1/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": "bench-password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["data"]["token"].as_str().unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
     v[((v.len() - 1) as f64 * p).round() as usize]
@@ -258,6 +276,7 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
 /// reads its RSS and CPU time from procfs.
 async fn agent_footprint(bin: &str, grpc_url: &str, http: &str, cycles: u64) {
     let endpoint = grpc_url.trim_start_matches("http://");
+    let bin = std::fs::canonicalize(bin).unwrap_or_else(|e| panic!("--agent-bin {bin}: {e}"));
     let mut child = std::process::Command::new(bin)
         .env("OXMON_AGENT_SERVER_ENDPOINT", endpoint)
         .env("OXMON_AGENT_AGENT_ID", "footprint-agent")
@@ -267,7 +286,7 @@ async fn agent_footprint(bin: &str, grpc_url: &str, http: &str, cycles: u64) {
         .spawn()
         .expect("start oxmon-agent");
     let pid = child.id();
-    let client = reqwest::Client::new();
+    let client = authenticated_client(http).await;
     let cycles_seen = || async {
         let body: serde_json::Value = client
             .get(format!(

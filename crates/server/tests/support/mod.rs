@@ -19,16 +19,23 @@ pub struct TestServer {
     pub dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     pub http: reqwest::Client,
+    /// A token of the admin, sent by every helper below.
+    pub token: String,
 }
 
+/// The admin password of test servers.
+pub const ADMIN_PASSWORD: &str = "test-password-1";
+
 pub fn config(dir: &Path) -> ServerConfig {
-    ServerConfig {
+    let mut config = ServerConfig {
         listen_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
         grpc_port: 0,
         http_port: 0,
         data_dir: dir.to_owned(),
         ..ServerConfig::default()
-    }
+    };
+    config.auth.default_password = Some(ADMIN_PASSWORD.into());
+    config
 }
 
 impl TestServer {
@@ -43,7 +50,47 @@ impl TestServer {
     pub async fn start_with(config: ServerConfig) -> Self {
         let dir = config.data_dir.clone();
         let server = start(config, StartOptions::default()).await.unwrap();
-        Self { server, dir, _tmp: None, http: reqwest::Client::new() }
+        let mut s = Self { server, dir, _tmp: None, http: reqwest::Client::new(), token: String::new() };
+        let (status, body) = s.login("admin", ADMIN_PASSWORD).await;
+        assert_eq!(status, 200, "{body}");
+        s.token = body["data"]["token"].as_str().unwrap().to_owned();
+        s
+    }
+
+    /// `POST /v1/auth/login`; returns (status, body).
+    pub async fn login(&self, username: &str, password: &str) -> (u16, Value) {
+        let body = serde_json::json!({ "username": username, "password": password });
+        let (status, body, _) = self.call_as(None, reqwest::Method::POST, "/v1/auth/login", Some(body)).await;
+        (status, body)
+    }
+
+    /// A request with an optional bearer token and JSON body; returns
+    /// (status, JSON body or Null, x-trace-id).
+    pub async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value, String) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let trace = resp.headers().get("x-trace-id").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        (status, body, trace)
+    }
+
+    /// A request as the admin.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let (status, body, _) = self.call_as(Some(&self.token), method, path, body).await;
+        (status, body)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -60,13 +107,9 @@ impl TestServer {
         self.grpc().await.report_metrics(batch).await.unwrap().into_inner()
     }
 
-    /// GET returning (status, envelope JSON, x-trace-id header).
+    /// GET as the admin, returning (status, envelope JSON, x-trace-id header).
     pub async fn get(&self, path: &str) -> (u16, Value, String) {
-        let resp = self.http.get(self.url(path)).send().await.unwrap();
-        let status = resp.status().as_u16();
-        let trace = resp.headers().get("x-trace-id").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
-        (status, body, trace)
+        self.call_as(Some(&self.token), reqwest::Method::GET, path, None).await
     }
 
     /// GET expecting a 200 envelope; returns `data`.

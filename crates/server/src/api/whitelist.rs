@@ -1,0 +1,147 @@
+//! `/v1/agents/whitelist`: agents allowed to report when
+//! `require_agent_auth` is on, and their tokens.
+//!
+//! A token is shown once, when it is issued (create or rotate), and stored
+//! only as a hash.
+
+use axum::extract::Path;
+use oxmon_storage::management::WhitelistEntry;
+use serde::{Deserialize, Serialize};
+
+use super::AppStateRef;
+use super::params::{PageParams, rfc3339};
+use super::response::{ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, code};
+use crate::agents::AgentStatus;
+use crate::grpc::MAX_NAME_BYTES;
+
+#[derive(Debug, Deserialize)]
+pub struct CreateBody {
+    #[serde(default)]
+    agent_id: String,
+    description: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Created {
+    id: String,
+    agent_id: String,
+    token: String,
+    created_at: String,
+}
+
+/// `POST /v1/agents/whitelist` → `{id, agent_id, token, created_at}` (200, as 0.1).
+pub async fn create(state: AppStateRef, ApiJson(body): ApiJson<CreateBody>) -> ApiResult {
+    let agent_id = body.agent_id.trim().to_owned();
+    if agent_id.is_empty() {
+        return Err(ApiError::bad_request("agent_id is required"));
+    }
+    if agent_id.len() > MAX_NAME_BYTES || !agent_id.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(ApiError::bad_request(format!(
+            "agent_id must be at most {MAX_NAME_BYTES} printable ASCII characters without spaces (it travels as gRPC metadata)"
+        )));
+    }
+    let now = state.clock.now_ms() / 1000;
+    let id = agent_id.clone();
+    let created = state
+        .management(move |m| m.whitelist_add(&id, body.description.as_deref(), now))
+        .await
+        .map_err(|e| ApiError::storage(&e))?;
+    let Some((entry, token)) = created else {
+        return Err(conflict(format!("Agent '{agent_id}' already exists")));
+    };
+    Ok(ApiOk::data(Created {
+        id: entry.id,
+        agent_id: entry.agent_id,
+        token,
+        created_at: rfc3339(entry.created_at * 1000),
+    }))
+}
+
+fn conflict(message: String) -> ApiError {
+    ApiError::new(axum::http::StatusCode::CONFLICT, code::CONFLICT, message)
+}
+
+#[derive(Serialize)]
+struct Detail {
+    id: String,
+    agent_id: String,
+    created_at: String,
+    updated_at: String,
+    description: Option<String>,
+    /// Never returned after creation; kept for 0.1 clients.
+    token: Option<String>,
+    last_seen: Option<String>,
+    status: &'static str,
+}
+
+fn detail(state: &AppStateRef, e: WhitelistEntry) -> Detail {
+    let now = state.clock.now_ms();
+    let seen = state.agents.get(&e.agent_id);
+    Detail {
+        last_seen: seen.as_ref().map(|a| rfc3339(a.last_seen_ms)),
+        status: seen.map_or(AgentStatus::Unknown, |a| a.status(now)).as_str(),
+        created_at: rfc3339(e.created_at * 1000),
+        updated_at: rfc3339(e.updated_at * 1000),
+        id: e.id,
+        agent_id: e.agent_id,
+        description: e.description,
+        token: None,
+    }
+}
+
+/// `GET /v1/agents/whitelist`: newest first, paged in SQL.
+pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
+    let page = q.page()?;
+    let entries =
+        state.management(move |m| m.whitelist(page.limit, page.offset)).await.map_err(|e| ApiError::storage(&e))?;
+    let items: Vec<Detail> = entries.into_iter().map(|e| detail(&state, e)).collect();
+    Ok(ApiOk::data(items))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdateBody {
+    /// Absent or null clears the description (as in 0.1).
+    description: Option<String>,
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("Agent with id '{id}' not found"))
+}
+
+/// `PUT /v1/agents/whitelist/{id}`.
+pub async fn update(state: AppStateRef, Path(id): Path<String>, ApiJson(body): ApiJson<UpdateBody>) -> ApiResult {
+    let now = state.clock.now_ms() / 1000;
+    let key = id.clone();
+    let entry = state
+        .management(move |m| m.whitelist_describe(&key, body.description.as_deref(), now))
+        .await
+        .map_err(|e| ApiError::storage(&e))?
+        .ok_or_else(|| not_found(&id))?;
+    Ok(ApiOk::data(detail(&state, entry)))
+}
+
+/// `POST /v1/agents/whitelist/{id}/token`: a new token; the old one stops
+/// working at once.
+pub async fn rotate(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
+    let now = state.clock.now_ms() / 1000;
+    let key = id.clone();
+    let (entry, token) = state
+        .management(move |m| m.whitelist_rotate(&key, now))
+        .await
+        .map_err(|e| ApiError::storage(&e))?
+        .ok_or_else(|| not_found(&id))?;
+    Ok(ApiOk::data(serde_json::json!({ "agent_id": entry.agent_id, "token": token })))
+}
+
+/// `DELETE /v1/agents/whitelist/{id}`: by row id, or by agent id as 0.1
+/// also accepted. The agent's stored data and its entry in `/v1/agents`
+/// stay; with auth on it can no longer report.
+pub async fn delete(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
+    let key = id.clone();
+    state
+        .management(move |m| m.whitelist_delete(&key))
+        .await
+        .map_err(|e| ApiError::storage(&e))?
+        .ok_or_else(|| not_found(&id))?;
+    Ok(ApiOk::message("success"))
+}
