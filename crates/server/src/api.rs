@@ -2,11 +2,15 @@
 //!
 //! Paths, parameters, envelope and error codes follow oxmon 0.1
 //! (spec/api.md), so its clients keep working; additions are additive.
+//! Routes are mounted with `utoipa_axum::routes!`, which also documents
+//! them: the OpenAPI document (`/v1/openapi.json`, `.yaml`) is generated
+//! from the same registrations that serve the requests.
 
 mod agents;
 pub mod auth;
 mod health;
 mod metrics;
+pub mod openapi;
 pub mod params;
 pub mod response;
 mod whitelist;
@@ -15,10 +19,14 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header;
 use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use tower_http::cors::CorsLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
@@ -28,34 +36,60 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub type AppStateRef = State<Arc<AppState>>;
 
-/// The whole HTTP surface: `/v1/...`, probes and `/metrics`.
+/// The whole HTTP surface and its OpenAPI document.
 pub fn router(state: Arc<AppState>) -> Router {
-    let public = Router::new().route("/health", get(health::health)).route("/auth/login", post(auth::login));
-    let protected = Router::new()
-        .route("/auth/password", post(auth::change_password))
-        .route("/agents", get(agents::list))
-        .route("/agents/whitelist", post(whitelist::create).get(whitelist::list))
-        .route("/agents/whitelist/{id}", put(whitelist::update).delete(whitelist::delete))
-        .route("/agents/whitelist/{id}/token", post(whitelist::rotate))
-        .route("/agents/{id}/latest", get(agents::latest))
-        .route("/metrics", get(metrics::list))
-        .route("/metrics/names", get(metrics::names))
-        .route("/metrics/agents", get(metrics::agents))
-        .route("/metrics/summary", get(metrics::summary))
-        .route("/metrics/series", get(metrics::series))
-        // route_layer: unknown paths still answer 404, not 401.
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_user));
-    Router::new()
-        .nest("/v1", public.merge(protected))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::prometheus))
+    let (router, doc) = documented_routes(state.clone()).split_for_parts();
+    let json = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    let yaml = Arc::new(doc.to_yaml().unwrap_or_default());
+    router
+        .route(
+            "/v1/openapi.json",
+            get(move || {
+                let json = json.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], json.as_str().to_owned()).into_response() }
+            }),
+        )
+        .route(
+            "/v1/openapi.yaml",
+            get(move || {
+                let yaml = yaml.clone();
+                async move { ([(header::CONTENT_TYPE, "text/yaml")], yaml.as_str().to_owned()).into_response() }
+            }),
+        )
         .fallback(response::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(middleware::from_fn(response::trace_id))
         .layer(CorsLayer::very_permissive())
         .with_state(state)
+}
+
+/// The OpenAPI document alone (what `/v1/openapi.json` serves).
+pub fn openapi_document(state: Arc<AppState>) -> utoipa::openapi::OpenApi {
+    documented_routes(state).split_for_parts().1
+}
+
+fn documented_routes(state: Arc<AppState>) -> OpenApiRouter<Arc<AppState>> {
+    let public = OpenApiRouter::new().routes(routes!(health::health)).routes(routes!(auth::login));
+    let protected = OpenApiRouter::new()
+        .routes(routes!(auth::change_password))
+        .routes(routes!(agents::list))
+        .routes(routes!(agents::latest))
+        .routes(routes!(whitelist::create, whitelist::list))
+        .routes(routes!(whitelist::update, whitelist::delete))
+        .routes(routes!(whitelist::rotate))
+        .routes(routes!(metrics::list))
+        .routes(routes!(metrics::names))
+        .routes(routes!(metrics::agents))
+        .routes(routes!(metrics::summary))
+        .routes(routes!(metrics::series))
+        // route_layer: unknown paths still answer 404, not 401.
+        .route_layer(middleware::from_fn_with_state(state, auth::require_user));
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .nest("/v1", public.merge(protected))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::prometheus))
 }
 
 async fn count_requests(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {

@@ -3,9 +3,11 @@
 use axum::extract::Path;
 use oxmon_common::metric::{AGENT_METRICS, LEGACY_LOAD_METRICS};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::AppStateRef;
 use super::metrics::{LabelsJson, labels_json};
+use super::openapi::{EmptyEnvelope, Envelope};
 use super::params::{PageParams, rfc3339};
 use super::response::{ApiError, ApiOk, ApiQuery, ApiResult};
 use crate::agents::AgentStatus;
@@ -13,8 +15,8 @@ use crate::agents::AgentStatus;
 /// How far back `/latest` looks.
 const LATEST_WINDOW_MS: i64 = 5 * 60 * 1000;
 
-#[derive(Serialize)]
-struct AgentItem {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentItem {
     agent_id: String,
     last_seen: Option<String>,
     status: &'static str,
@@ -26,8 +28,14 @@ struct AgentItem {
     whitelisted: bool,
 }
 
-/// `GET /v1/agents`: agents that reported (whitelisted or not) plus
-/// whitelisted agents never seen (`status = unknown`), sorted by id.
+/// Agents that reported (whitelisted or not) plus whitelisted agents never
+/// seen (`status = unknown`), sorted by id. `active` while the last report
+/// is at most three of the agent's own intervals old.
+#[utoipa::path(get, path = "/agents", tag = "agents", params(PageParams), security(("bearer_auth" = [])),
+    responses(
+        (status = 200, description = "Agents", body = Envelope<Vec<AgentItem>>),
+        (status = 400, description = "Bad paging parameter", body = EmptyEnvelope),
+        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
 pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
     let whitelisted = state.management(|m| m.whitelisted_agent_ids()).await.map_err(|e| ApiError::storage(&e))?;
@@ -62,16 +70,23 @@ pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiR
     Ok(ApiOk::data(items))
 }
 
-#[derive(Serialize)]
-struct LatestItem {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LatestItem {
     metric_name: String,
     value: f64,
+    #[schema(value_type = std::collections::HashMap<String, String>)]
     labels: LabelsJson,
+    /// RFC 3339.
     timestamp: String,
 }
 
-/// `GET /v1/agents/{id}/latest`: the newest value of each series of the
-/// agent within the last five minutes.
+/// The newest value of each series of the agent within the last five minutes.
+#[utoipa::path(get, path = "/agents/{id}/latest", tag = "agents", security(("bearer_auth" = [])),
+    params(("id" = String, Path, description = "Agent id")),
+    responses(
+        (status = 200, description = "Latest values, in the README's metric order", body = Envelope<Vec<LatestItem>>),
+        (status = 401, description = "No valid token", body = EmptyEnvelope),
+        (status = 404, description = "`Agent not found`", body = EmptyEnvelope)))]
 pub async fn latest(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let known = state.agents.get(&id).is_some() || {
         let wid = id.clone();

@@ -7,9 +7,11 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::AppStateRef;
+use super::openapi::{EmptyEnvelope, Envelope};
 use super::response::{ApiError, ApiJson, ApiOk, ApiResult, code};
 use crate::auth::{self, TokenError};
 
@@ -54,7 +56,7 @@ pub async fn require_user(State(state): AppStateRef, mut request: Request, next:
     next.run(request).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginBody {
     #[serde(default)]
     username: String,
@@ -62,7 +64,21 @@ pub struct LoginBody {
     password: String,
 }
 
-/// `POST /v1/auth/login` (public) → `{token, expires_in}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginData {
+    /// HS256 JWT for `Authorization: Bearer`.
+    token: String,
+    /// Lifetime of the token in seconds.
+    expires_in: u64,
+}
+
+/// Log in (public). After 5 failed attempts for a user within 15 minutes,
+/// logins for it are refused for 60 s with 429.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody, responses(
+    (status = 200, description = "A token", body = Envelope<LoginData>),
+    (status = 400, description = "Missing or malformed fields", body = EmptyEnvelope),
+    (status = 401, description = "`invalid credentials`", body = EmptyEnvelope),
+    (status = 429, description = "Too many failed logins (see `Retry-After`)", body = EmptyEnvelope)))]
 pub async fn login(
     state: AppStateRef,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -105,10 +121,10 @@ pub async fn login(
     state.auth.record_success(&user.username);
     let now = state.clock.now_ms() / 1000;
     let token = state.auth.issue(&user.id, &user.username, user.token_version, now);
-    Ok(ApiOk::data(serde_json::json!({ "token": token, "expires_in": state.auth.expire_secs() })).into_response())
+    Ok(ApiOk::data(LoginData { token, expires_in: state.auth.expire_secs() }).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordBody {
     #[serde(default)]
     current_password: String,
@@ -119,8 +135,13 @@ pub struct PasswordBody {
 /// Shortest password accepted by `POST /v1/auth/password`.
 pub const MIN_PASSWORD_LEN: usize = 8;
 
-/// `POST /v1/auth/password`: changes the caller's password and revokes
-/// every token issued before (including the caller's).
+/// Change the caller's password; revokes every token issued before,
+/// including the caller's.
+#[utoipa::path(post, path = "/auth/password", tag = "auth", request_body = PasswordBody,
+    security(("bearer_auth" = [])), responses(
+    (status = 200, description = "`password changed, please login again`", body = EmptyEnvelope),
+    (status = 400, description = "Missing fields or a new password under 8 characters", body = EmptyEnvelope),
+    (status = 401, description = "Wrong current password or no valid token", body = EmptyEnvelope)))]
 pub async fn change_password(
     state: AppStateRef,
     axum::Extension(user): axum::Extension<AuthUser>,

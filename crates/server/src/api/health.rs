@@ -5,20 +5,26 @@ use std::sync::atomic::Ordering;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::AppStateRef;
+use super::openapi::Envelope;
 use super::response::ApiOk;
 use crate::agents::AgentStatus;
 
-#[derive(Serialize)]
-struct Health {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
     version: &'static str,
     uptime_secs: u64,
+    /// Agents that ever reported.
     agent_count: usize,
+    /// `ok`, or `degraded` when the last storage commit failed.
     storage_status: &'static str,
 }
 
-/// `GET /v1/health` (public).
+/// Liveness and version (public).
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, description = "Server status", body = Envelope<Health>)))]
 pub async fn health(state: AppStateRef) -> ApiOk {
     ApiOk::data(Health {
         version: env!("CARGO_PKG_VERSION"),
@@ -32,17 +38,25 @@ fn storage_ok(state: &AppStateRef) -> bool {
     !state.writer.stats().last_group_failed.load(Ordering::Relaxed) && state.config.data_dir.is_dir()
 }
 
-/// `GET /healthz`: the process is up and serving.
+/// Liveness probe: the process is up and serving (public, plain text).
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")))]
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: ready to take traffic (storage writable).
+/// Readiness probe: storage is writable (public, plain text).
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
+    (status = 503, description = "storage is failing", body = String, content_type = "text/plain")))]
 pub async fn readyz(state: AppStateRef) -> impl IntoResponse {
     if storage_ok(&state) { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "storage is failing") }
 }
 
-/// `GET /metrics`: Prometheus text format.
+/// The server's own metrics in the Prometheus/OpenMetrics text format (public).
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "OpenMetrics text", body = String,
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub async fn prometheus(state: AppStateRef) -> impl IntoResponse {
     let t = &state.telemetry;
     let now = state.clock.now_ms();

@@ -5,8 +5,10 @@ use std::hash::{Hash, Hasher};
 use oxmon_common::metric::Labels;
 use oxmon_storage::reader::{SampleQuery, SeriesField};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppStateRef;
+use super::openapi::{EmptyEnvelope, Envelope};
 use super::params::{PageParams, required, rfc3339, time_range};
 use super::response::{ApiError, ApiOk, ApiQuery, ApiResult};
 
@@ -20,36 +22,57 @@ pub fn labels_json(labels: &Labels) -> LabelsJson {
     labels.iter().map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned()))).collect()
 }
 
-#[derive(Debug, Deserialize)]
+/// Filters of `GET /v1/metrics`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Only this agent.
     #[serde(rename = "agent_id__eq")]
+    #[param(rename = "agent_id__eq")]
     agent_id: Option<String>,
+    /// Only this metric.
     #[serde(rename = "metric_name__eq")]
+    #[param(rename = "metric_name__eq")]
     metric_name: Option<String>,
+    /// From (RFC 3339, inclusive); default `timestamp__lte` minus one hour.
     #[serde(rename = "timestamp__gte")]
+    #[param(rename = "timestamp__gte")]
     from: Option<String>,
+    /// To (RFC 3339, inclusive); default now.
     #[serde(rename = "timestamp__lte")]
+    #[param(rename = "timestamp__lte")]
     to: Option<String>,
-    #[serde(flatten)]
-    page: PageParams,
 }
 
-#[derive(Serialize)]
-struct MetricItem {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MetricItem {
+    /// Stable id of the sample: its timestamp and a hash of its series.
     id: String,
+    /// RFC 3339.
     timestamp: String,
     agent_id: String,
     metric_name: String,
     value: f64,
+    #[schema(value_type = std::collections::HashMap<String, String>)]
     labels: LabelsJson,
     /// oxmon 0.1 stored an insert time per row; we do not (it would double
     /// the bytes per sample), so this repeats `timestamp`.
     created_at: String,
 }
 
-/// `GET /v1/metrics`: samples newest first, paged in SQL.
-pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<ListParams>) -> ApiResult {
-    let page = q.page.page()?;
+/// Samples, newest first, paged in SQL partition by partition.
+#[utoipa::path(get, path = "/metrics", tag = "metrics", params(ListParams, PageParams),
+    security(("bearer_auth" = [])), responses(
+        (status = 200, description = "Samples", body = Envelope<Vec<MetricItem>>),
+        (status = 400, description = "Bad parameter", body = EmptyEnvelope),
+        (status = 401, description = "No valid token", body = EmptyEnvelope),
+        (status = 500, description = "Storage error", body = EmptyEnvelope)))]
+pub async fn list(
+    state: AppStateRef,
+    ApiQuery(q): ApiQuery<ListParams>,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> ApiResult {
+    let page = p.page()?;
     let (from, to) = time_range(q.from.as_deref(), q.to.as_deref(), state.clock.now_ms(), HOUR_MS)?;
     let query = SampleQuery {
         agent_id: q.agent_id.filter(|s| !s.is_empty()),
@@ -85,28 +108,42 @@ fn sample_id(agent: &str, metric: &str, labels: &Labels, ts: i64) -> String {
     format!("{ts}-{:016x}", h.finish())
 }
 
-#[derive(Debug, Deserialize)]
+/// A time range (default: the last 24 hours).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RangeParams {
+    /// From (RFC 3339, inclusive); default `timestamp__lte` minus 24 hours.
     #[serde(rename = "timestamp__gte")]
+    #[param(rename = "timestamp__gte")]
     from: Option<String>,
+    /// To (RFC 3339, inclusive); default now.
     #[serde(rename = "timestamp__lte")]
+    #[param(rename = "timestamp__lte")]
     to: Option<String>,
-    #[serde(flatten)]
-    page: PageParams,
 }
 
-/// `GET /v1/metrics/names`: metric names with series in the range's days.
-pub async fn names(state: AppStateRef, q: ApiQuery<RangeParams>) -> ApiResult {
-    distinct(state, q.0, SeriesField::MetricName).await
+/// Metric names with data in the range's days, sorted.
+#[utoipa::path(get, path = "/metrics/names", tag = "metrics", params(RangeParams, PageParams),
+    security(("bearer_auth" = [])), responses(
+        (status = 200, description = "Names", body = Envelope<Vec<String>>),
+        (status = 400, description = "Bad parameter", body = EmptyEnvelope),
+        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+pub async fn names(state: AppStateRef, q: ApiQuery<RangeParams>, p: ApiQuery<PageParams>) -> ApiResult {
+    distinct(state, q.0, p.0, SeriesField::MetricName).await
 }
 
-/// `GET /v1/metrics/agents`: agent ids with series in the range's days.
-pub async fn agents(state: AppStateRef, q: ApiQuery<RangeParams>) -> ApiResult {
-    distinct(state, q.0, SeriesField::AgentId).await
+/// Agent ids with data in the range's days, sorted.
+#[utoipa::path(get, path = "/metrics/agents", tag = "metrics", params(RangeParams, PageParams),
+    security(("bearer_auth" = [])), responses(
+        (status = 200, description = "Agent ids", body = Envelope<Vec<String>>),
+        (status = 400, description = "Bad parameter", body = EmptyEnvelope),
+        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+pub async fn agents(state: AppStateRef, q: ApiQuery<RangeParams>, p: ApiQuery<PageParams>) -> ApiResult {
+    distinct(state, q.0, p.0, SeriesField::AgentId).await
 }
 
-async fn distinct(state: AppStateRef, q: RangeParams, field: SeriesField) -> ApiResult {
-    let page = q.page.page()?;
+async fn distinct(state: AppStateRef, q: RangeParams, p: PageParams, field: SeriesField) -> ApiResult {
+    let page = p.page()?;
     let (from, to) = time_range(q.from.as_deref(), q.to.as_deref(), state.clock.now_ms(), DAY_MS)?;
     let values = state
         .read(move |r| r.distinct(field, from, to, page.limit, page.offset))
@@ -115,13 +152,21 @@ async fn distinct(state: AppStateRef, q: RangeParams, field: SeriesField) -> Api
     Ok(ApiOk::data(values))
 }
 
-#[derive(Debug, Deserialize)]
+/// One agent's metric over a range (default: the last hour).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SeriesParams {
+    /// Required.
     agent_id: Option<String>,
+    /// Required.
     metric_name: Option<String>,
+    /// From (RFC 3339, inclusive); default `timestamp__lte` minus one hour.
     #[serde(rename = "timestamp__gte")]
+    #[param(rename = "timestamp__gte")]
     from: Option<String>,
+    /// To (RFC 3339, inclusive); default now.
     #[serde(rename = "timestamp__lte")]
+    #[param(rename = "timestamp__lte")]
     to: Option<String>,
 }
 
@@ -135,24 +180,45 @@ impl SeriesParams {
     }
 }
 
-/// `GET /v1/metrics/summary`: min, max, avg and count of one agent's metric.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SummaryData {
+    min: f64,
+    max: f64,
+    avg: f64,
+    count: u64,
+}
+
+/// Min, max, average and count of one agent's metric (all label sets); all
+/// zero without data.
+#[utoipa::path(get, path = "/metrics/summary", tag = "metrics", params(SeriesParams),
+    security(("bearer_auth" = [])), responses(
+        (status = 200, description = "Summary", body = Envelope<SummaryData>),
+        (status = 400, description = "Missing agent_id or metric_name, or a bad time", body = EmptyEnvelope),
+        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
 pub async fn summary(state: AppStateRef, ApiQuery(q): ApiQuery<SeriesParams>) -> ApiResult {
     let (agent, metric, from, to) = q.resolve(state.clock.now_ms())?;
     let s = state.read(move |r| r.summary(&agent, &metric, from, to)).await.map_err(|e| ApiError::storage(&e))?;
-    Ok(ApiOk::data(serde_json::json!({ "min": s.min, "max": s.max, "avg": s.avg, "count": s.count })))
+    Ok(ApiOk::data(SummaryData { min: s.min, max: s.max, avg: s.avg, count: s.count }))
 }
 
-#[derive(Serialize)]
-struct SeriesItem {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeriesItem {
     agent_id: String,
     metric_name: String,
+    #[schema(value_type = std::collections::HashMap<String, String>)]
     labels: LabelsJson,
     /// `[unix_ms, value]` pairs, oldest first.
+    #[schema(value_type = Vec<Vec<f64>>)]
     points: Vec<(i64, f64)>,
 }
 
-/// `GET /v1/metrics/series` (added in 0.2): every point of each series of
-/// one agent's metric in the range (default: the last hour), unpaged.
+/// Every point of each series of one agent's metric in the range (default:
+/// the last hour, at most 31 days), unpaged. Added in 0.2.
+#[utoipa::path(get, path = "/metrics/series", tag = "metrics", params(SeriesParams),
+    security(("bearer_auth" = [])), responses(
+        (status = 200, description = "Series", body = Envelope<Vec<SeriesItem>>),
+        (status = 400, description = "Missing parameter, bad time, or a range over 31 days", body = EmptyEnvelope),
+        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
 pub async fn series(state: AppStateRef, ApiQuery(q): ApiQuery<SeriesParams>) -> ApiResult {
     let (agent, metric, from, to) = q.resolve(state.clock.now_ms())?;
     if to - from > 31 * DAY_MS {

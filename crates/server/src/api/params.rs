@@ -5,6 +5,7 @@
 
 use jiff::Timestamp;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::response::ApiError;
 
@@ -12,9 +13,14 @@ pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 1000;
 
 /// `limit` (default 20, at most 1000) and `offset` (default 0).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// Page size (default 20, at most 1000).
+    #[param(value_type = Option<u64>)]
     pub limit: Option<String>,
+    /// Items to skip (default 0).
+    #[param(value_type = Option<u64>)]
     pub offset: Option<String>,
 }
 

@@ -7,29 +7,37 @@
 use axum::extract::Path;
 use oxmon_storage::management::WhitelistEntry;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::AppStateRef;
+use super::openapi::{EmptyEnvelope, Envelope};
 use super::params::{PageParams, rfc3339};
 use super::response::{ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, code};
 use crate::agents::AgentStatus;
 use crate::grpc::MAX_NAME_BYTES;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateBody {
     #[serde(default)]
     agent_id: String,
     description: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Created {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Created {
     id: String,
     agent_id: String,
     token: String,
     created_at: String,
 }
 
-/// `POST /v1/agents/whitelist` → `{id, agent_id, token, created_at}` (200, as 0.1).
+/// Whitelist an agent and issue its token (shown only here). 200, as 0.1.
+#[utoipa::path(post, path = "/agents/whitelist", tag = "whitelist", request_body = CreateBody,
+    security(("bearer_auth" = [])), responses(
+        (status = 200, description = "The entry and its token", body = Envelope<Created>),
+        (status = 400, description = "Missing or invalid agent_id", body = EmptyEnvelope),
+        (status = 401, description = "No valid token", body = EmptyEnvelope),
+        (status = 409, description = "Already whitelisted", body = EmptyEnvelope)))]
 pub async fn create(state: AppStateRef, ApiJson(body): ApiJson<CreateBody>) -> ApiResult {
     let agent_id = body.agent_id.trim().to_owned();
     if agent_id.is_empty() {
@@ -61,8 +69,8 @@ fn conflict(message: String) -> ApiError {
     ApiError::new(axum::http::StatusCode::CONFLICT, code::CONFLICT, message)
 }
 
-#[derive(Serialize)]
-struct Detail {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Detail {
     id: String,
     agent_id: String,
     created_at: String,
@@ -89,7 +97,12 @@ fn detail(state: &AppStateRef, e: WhitelistEntry) -> Detail {
     }
 }
 
-/// `GET /v1/agents/whitelist`: newest first, paged in SQL.
+/// Whitelist entries, newest first. Tokens are never listed.
+#[utoipa::path(get, path = "/agents/whitelist", tag = "whitelist", params(PageParams),
+    security(("bearer_auth" = [])), responses(
+        (status = 200, description = "Entries", body = Envelope<Vec<Detail>>),
+        (status = 400, description = "Bad paging parameter", body = EmptyEnvelope),
+        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
 pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
     let entries =
@@ -98,7 +111,7 @@ pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiR
     Ok(ApiOk::data(items))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateBody {
     /// Absent or null clears the description (as in 0.1).
     description: Option<String>,
@@ -108,7 +121,13 @@ fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Agent with id '{id}' not found"))
 }
 
-/// `PUT /v1/agents/whitelist/{id}`.
+/// Set the description (absent or null clears it, as in 0.1).
+#[utoipa::path(put, path = "/agents/whitelist/{id}", tag = "whitelist", request_body = UpdateBody,
+    params(("id" = String, Path, description = "Whitelist entry id")), security(("bearer_auth" = [])),
+    responses(
+        (status = 200, description = "The entry", body = Envelope<Detail>),
+        (status = 401, description = "No valid token", body = EmptyEnvelope),
+        (status = 404, description = "No such entry", body = EmptyEnvelope)))]
 pub async fn update(state: AppStateRef, Path(id): Path<String>, ApiJson(body): ApiJson<UpdateBody>) -> ApiResult {
     let now = state.clock.now_ms() / 1000;
     let key = id.clone();
@@ -120,8 +139,20 @@ pub async fn update(state: AppStateRef, Path(id): Path<String>, ApiJson(body): A
     Ok(ApiOk::data(detail(&state, entry)))
 }
 
-/// `POST /v1/agents/whitelist/{id}/token`: a new token; the old one stops
-/// working at once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Rotated {
+    agent_id: String,
+    /// The new token, shown only here.
+    token: String,
+}
+
+/// Issue a new token; the old one stops working at once.
+#[utoipa::path(post, path = "/agents/whitelist/{id}/token", tag = "whitelist",
+    params(("id" = String, Path, description = "Whitelist entry id")), security(("bearer_auth" = [])),
+    responses(
+        (status = 200, description = "The new token", body = Envelope<Rotated>),
+        (status = 401, description = "No valid token", body = EmptyEnvelope),
+        (status = 404, description = "No such entry", body = EmptyEnvelope)))]
 pub async fn rotate(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let now = state.clock.now_ms() / 1000;
     let key = id.clone();
@@ -130,12 +161,17 @@ pub async fn rotate(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
         .await
         .map_err(|e| ApiError::storage(&e))?
         .ok_or_else(|| not_found(&id))?;
-    Ok(ApiOk::data(serde_json::json!({ "agent_id": entry.agent_id, "token": token })))
+    Ok(ApiOk::data(Rotated { agent_id: entry.agent_id, token }))
 }
 
-/// `DELETE /v1/agents/whitelist/{id}`: by row id, or by agent id as 0.1
-/// also accepted. The agent's stored data and its entry in `/v1/agents`
-/// stay; with auth on it can no longer report.
+/// Remove an entry, by row id or by agent id (as 0.1). The agent's data and
+/// its entry in `/v1/agents` stay; with agent auth on it can no longer report.
+#[utoipa::path(delete, path = "/agents/whitelist/{id}", tag = "whitelist",
+    params(("id" = String, Path, description = "Whitelist entry id or agent id")), security(("bearer_auth" = [])),
+    responses(
+        (status = 200, description = "Deleted", body = EmptyEnvelope),
+        (status = 401, description = "No valid token", body = EmptyEnvelope),
+        (status = 404, description = "No such entry", body = EmptyEnvelope)))]
 pub async fn delete(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let key = id.clone();
     state

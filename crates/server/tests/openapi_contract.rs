@@ -1,0 +1,170 @@
+//! The OpenAPI document against the real server: every operation is
+//! documented, every documented operation is routed, and real responses
+//! validate against the schemas the document gives for their status.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly
+
+mod support;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::*;
+
+/// Every operation the server has. A route added without documentation
+/// (mounted outside `routes!`) makes this list disagree with the document.
+const OPERATIONS: &[(&str, &str)] = &[
+    ("get", "/v1/health"),
+    ("post", "/v1/auth/login"),
+    ("post", "/v1/auth/password"),
+    ("get", "/v1/agents"),
+    ("get", "/v1/agents/{id}/latest"),
+    ("get", "/v1/agents/whitelist"),
+    ("post", "/v1/agents/whitelist"),
+    ("put", "/v1/agents/whitelist/{id}"),
+    ("delete", "/v1/agents/whitelist/{id}"),
+    ("post", "/v1/agents/whitelist/{id}/token"),
+    ("get", "/v1/metrics"),
+    ("get", "/v1/metrics/names"),
+    ("get", "/v1/metrics/agents"),
+    ("get", "/v1/metrics/summary"),
+    ("get", "/v1/metrics/series"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+];
+
+async fn document(s: &TestServer) -> Value {
+    let resp = s.http.get(s.url("/v1/openapi.json")).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "the document is public");
+    resp.json().await.unwrap()
+}
+
+fn documented_operations(doc: &Value) -> Vec<(String, String)> {
+    let mut ops: Vec<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |m| (m.clone(), path.clone())))
+        .collect();
+    ops.sort();
+    ops
+}
+
+#[tokio::test]
+async fn every_operation_is_documented_and_every_documented_operation_is_routed() {
+    let s = TestServer::start().await;
+    let doc = document(&s).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["info"]["title"], "oxmon API");
+    assert_eq!(doc["components"]["securitySchemes"]["bearer_auth"]["scheme"], "bearer");
+
+    let mut expected: Vec<(String, String)> =
+        OPERATIONS.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+    expected.sort();
+    assert_eq!(documented_operations(&doc), expected);
+
+    for (m, path) in OPERATIONS {
+        let concrete = path.replace("{id}", "x");
+        let (status, body) = s.call(m.to_uppercase().parse::<Method>().unwrap(), &concrete, Some(json!({}))).await;
+        assert_ne!(status, 405, "{m} {path} is not routed");
+        let unrouted = body["err_msg"].as_str().is_some_and(|msg| msg.starts_with("no route for"));
+        assert!(!unrouted, "{m} {path} is not routed");
+    }
+
+    let yaml = s.http.get(s.url("/v1/openapi.yaml")).send().await.unwrap();
+    assert_eq!(yaml.headers()["content-type"], "text/yaml");
+    assert!(yaml.text().await.unwrap().starts_with("openapi: 3.1.0"));
+    s.stop().await;
+}
+
+/// Where `body` breaks the schema the document gives for this operation
+/// and status.
+#[track_caller]
+fn schema_errors(doc: &Value, method: &str, path: &str, status: u16, body: &Value) -> Vec<String> {
+    let response = &doc["paths"][path][method]["responses"][status.to_string()];
+    assert!(response.is_object(), "{method} {path}: status {status} is not documented (body {body})");
+    let schema = &response["content"]["application/json"]["schema"];
+    assert!(schema.is_object(), "{method} {path} {status}: no JSON schema");
+    // Resolve `#/components/...` against the whole document.
+    let mut root = json!({ "components": doc["components"].clone() });
+    root.as_object_mut().unwrap().extend(schema.as_object().unwrap().clone());
+    let validator = jsonschema::draft202012::new(&root).unwrap();
+    validator.iter_errors(body).map(|e| format!("{e} at {}", e.instance_path())).collect()
+}
+
+#[track_caller]
+fn check(doc: &Value, method: &str, path: &str, status: u16, body: &Value) {
+    let errors = schema_errors(doc, method, path, status, body);
+    assert!(errors.is_empty(), "{method} {path} {status}: {errors:?}\nbody: {body}");
+}
+
+#[tokio::test]
+async fn the_check_catches_a_body_that_breaks_the_schema() {
+    let s = TestServer::start().await;
+    let doc = document(&s).await;
+    let (_, mut body, _) = s.get("/v1/health").await;
+    assert!(schema_errors(&doc, "get", "/v1/health", 200, &body).is_empty());
+    body["data"]["uptime_secs"] = json!("long");
+    body.as_object_mut().unwrap().remove("trace_id");
+    let errors = schema_errors(&doc, "get", "/v1/health", 200, &body);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn real_responses_validate_against_the_document() {
+    let s = TestServer::start().await;
+    let doc = document(&s).await;
+    let t = now_ms();
+    s.report(batch(
+        "web-1",
+        vec![point("cpu.usage", &[], t - 1000, 10.0), point("disk.used_percent", &[("mount", "/")], t - 1000, 50.0)],
+    ))
+    .await;
+
+    let (status, body) = s.call(Method::POST, "/v1/agents/whitelist", Some(json!({"agent_id": "web-1"}))).await;
+    check(&doc, "post", "/v1/agents/whitelist", status, &body);
+    let id = body["data"]["id"].as_str().unwrap().to_owned();
+
+    let gets = [
+        ("/v1/health", "/v1/health"),
+        ("/v1/agents", "/v1/agents"),
+        ("/v1/agents/{id}/latest", "/v1/agents/web-1/latest"),
+        ("/v1/agents/{id}/latest", "/v1/agents/nobody/latest"),
+        ("/v1/agents/whitelist", "/v1/agents/whitelist"),
+        ("/v1/metrics", "/v1/metrics?agent_id__eq=web-1"),
+        ("/v1/metrics", "/v1/metrics?limit=x"),
+        ("/v1/metrics/names", "/v1/metrics/names"),
+        ("/v1/metrics/agents", "/v1/metrics/agents"),
+        ("/v1/metrics/summary", "/v1/metrics/summary?agent_id=web-1&metric_name=cpu.usage"),
+        ("/v1/metrics/summary", "/v1/metrics/summary"),
+        ("/v1/metrics/series", "/v1/metrics/series?agent_id=web-1&metric_name=disk.used_percent"),
+    ];
+    for (documented, concrete) in gets {
+        let (status, body, _) = s.get(concrete).await;
+        check(&doc, "get", documented, status, &body);
+    }
+    let calls = [
+        ("put", "/v1/agents/whitelist/{id}", format!("/v1/agents/whitelist/{id}"), Some(json!({"description": "d"}))),
+        ("put", "/v1/agents/whitelist/{id}", "/v1/agents/whitelist/missing".to_owned(), Some(json!({}))),
+        ("post", "/v1/agents/whitelist/{id}/token", format!("/v1/agents/whitelist/{id}/token"), None),
+        ("delete", "/v1/agents/whitelist/{id}", format!("/v1/agents/whitelist/{id}"), None),
+        (
+            "post",
+            "/v1/auth/password",
+            "/v1/auth/password".to_owned(),
+            Some(json!({"current_password": "x", "new_password": "y"})),
+        ),
+    ];
+    for (m, documented, concrete, body) in calls {
+        let (status, resp) = s.call(m.to_uppercase().parse().unwrap(), &concrete, body).await;
+        check(&doc, m, documented, status, &resp);
+    }
+    let (status, body) = s.login("admin", ADMIN_PASSWORD).await;
+    check(&doc, "post", "/v1/auth/login", status, &body);
+    let (status, body) = s.login("admin", "wrong").await;
+    check(&doc, "post", "/v1/auth/login", status, &body);
+    let (status, body, _) = s.call_as(None, Method::GET, "/v1/agents", None).await;
+    check(&doc, "get", "/v1/agents", status, &body);
+    s.stop().await;
+}
