@@ -13,6 +13,7 @@ mod metrics;
 pub mod openapi;
 pub mod params;
 pub mod response;
+mod rules;
 mod whitelist;
 
 use std::sync::Arc;
@@ -83,6 +84,9 @@ fn documented_routes(state: Arc<AppState>) -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(metrics::agents))
         .routes(routes!(metrics::summary))
         .routes(routes!(metrics::series))
+        .routes(routes!(rules::list, rules::create))
+        .routes(routes!(rules::get, rules::update, rules::delete))
+        .routes(routes!(rules::enable))
         // route_layer: unknown paths still answer 404, not 401.
         .route_layer(middleware::from_fn_with_state(state, auth::require_user));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())

@@ -28,6 +28,12 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/v1/metrics/agents"),
     ("get", "/v1/metrics/summary"),
     ("get", "/v1/metrics/series"),
+    ("get", "/v1/alerts/rules"),
+    ("post", "/v1/alerts/rules"),
+    ("get", "/v1/alerts/rules/{id}"),
+    ("put", "/v1/alerts/rules/{id}"),
+    ("delete", "/v1/alerts/rules/{id}"),
+    ("put", "/v1/alerts/rules/{id}/enable"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -160,6 +166,30 @@ async fn real_responses_validate_against_the_document() {
         let (status, resp) = s.call(m.to_uppercase().parse().unwrap(), &concrete, body).await;
         check(&doc, m, documented, status, &resp);
     }
+    let rule = json!({"name": "r", "rule_type": "threshold", "metric": "cpu.usage",
+        "config_json": "{\"operator\":\"gt\",\"value\":1}"});
+    let (status, body) = s.call(Method::POST, "/v1/alerts/rules", Some(rule.clone())).await;
+    check(&doc, "post", "/v1/alerts/rules", status, &body);
+    let rule_id = body["data"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = s.call(Method::POST, "/v1/alerts/rules", Some(rule)).await;
+    check(&doc, "post", "/v1/alerts/rules", status, &body);
+    for (documented, concrete) in [
+        ("/v1/alerts/rules", "/v1/alerts/rules".to_owned()),
+        ("/v1/alerts/rules/{id}", format!("/v1/alerts/rules/{rule_id}")),
+        ("/v1/alerts/rules/{id}", "/v1/alerts/rules/missing".to_owned()),
+    ] {
+        let (status, body, _) = s.get(&concrete).await;
+        check(&doc, "get", documented, status, &body);
+    }
+    let (status, body) =
+        s.call(Method::PUT, &format!("/v1/alerts/rules/{rule_id}/enable"), Some(json!({"enabled": false}))).await;
+    check(&doc, "put", "/v1/alerts/rules/{id}/enable", status, &body);
+    let (status, body) =
+        s.call(Method::PUT, &format!("/v1/alerts/rules/{rule_id}"), Some(json!({"severity": "x"}))).await;
+    check(&doc, "put", "/v1/alerts/rules/{id}", status, &body);
+    let (status, body) = s.call(Method::DELETE, &format!("/v1/alerts/rules/{rule_id}"), None).await;
+    check(&doc, "delete", "/v1/alerts/rules/{id}", status, &body);
+
     let (status, body) = s.login("admin", ADMIN_PASSWORD).await;
     check(&doc, "post", "/v1/auth/login", status, &body);
     let (status, body) = s.login("admin", "wrong").await;

@@ -26,7 +26,8 @@ pub const BEARER: &str = "bearer_auth";
         (name = "auth", description = "Login and password"),
         (name = "agents", description = "Agents that report, and their latest values"),
         (name = "whitelist", description = "Agents allowed to report when agent auth is on"),
-        (name = "metrics", description = "Stored samples")
+        (name = "metrics", description = "Stored samples"),
+        (name = "rules", description = "Alert rules")
     )
 )]
 pub struct ApiDoc;

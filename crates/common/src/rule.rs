@@ -1,0 +1,335 @@
+//! Alert rules as data: types, severities, and per-type configuration,
+//! parsed and validated once so the REST API, the engine and the operator
+//! agree on what a rule means.
+//!
+//! The wire form is oxmon 0.1's: `rule_type` plus a JSON `config` object
+//! (stored as text in `config_json`). Unlike 0.1, a rule that would never
+//! work (unknown type, unparseable config, missing threshold) is refused with
+//! a message instead of being stored and silently ignored.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Alert severity, ordered `info < warning < critical`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+
+    /// Case-insensitive, as oxmon 0.1.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "info" => Ok(Severity::Info),
+            "warning" => Ok(Severity::Warning),
+            "critical" => Ok(Severity::Critical),
+            _ => Err(format!("severity must be info, warning or critical, got {s:?}")),
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who created a rule (or channel, ...). Objects a custom resource owns
+/// (`crd`) are changed only through Kubernetes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    Api,
+    Seed,
+    Crd,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Api => "api",
+            Source::Seed => "seed",
+            Source::Crd => "crd",
+        }
+    }
+
+    /// Unknown stored values (e.g. 0.1's `toml`) read as `api`.
+    pub fn parse_lenient(s: &str) -> Source {
+        match s {
+            "seed" => Source::Seed,
+            "crd" => Source::Crd,
+            _ => Source::Api,
+        }
+    }
+}
+
+/// Comparison of a threshold rule; 0.1's names and short aliases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operator {
+    #[serde(alias = "gt", alias = ">")]
+    GreaterThan,
+    #[serde(alias = "lt", alias = "<")]
+    LessThan,
+    #[serde(alias = "gte", alias = ">=")]
+    GreaterEqual,
+    #[serde(alias = "lte", alias = "<=")]
+    LessEqual,
+}
+
+impl Operator {
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Operator::GreaterThan => value > threshold,
+            Operator::LessThan => value < threshold,
+            Operator::GreaterEqual => value >= threshold,
+            Operator::LessEqual => value <= threshold,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdConfig {
+    pub operator: Operator,
+    pub value: f64,
+    /// Every point in this trailing span must breach (0 = the newest point).
+    #[serde(default)]
+    pub duration_secs: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateOfChangeConfig {
+    /// Percent change (absolute) that fires.
+    pub rate_threshold: f64,
+    #[serde(default = "default_window")]
+    pub window_secs: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrendPredictionConfig {
+    pub predict_threshold: f64,
+    #[serde(default = "default_horizon")]
+    pub horizon_secs: u64,
+    #[serde(default = "default_min_points")]
+    pub min_data_points: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertExpirationConfig {
+    #[serde(default = "default_warning_days")]
+    pub warning_days: i64,
+    #[serde(default = "default_critical_days")]
+    pub critical_days: i64,
+}
+
+fn default_window() -> u64 {
+    300
+}
+fn default_horizon() -> u64 {
+    86_400
+}
+fn default_min_points() -> usize {
+    3
+}
+fn default_warning_days() -> i64 {
+    30
+}
+fn default_critical_days() -> i64 {
+    7
+}
+
+/// A rule's type together with its validated configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RuleConfig {
+    Threshold(ThresholdConfig),
+    RateOfChange(RateOfChangeConfig),
+    TrendPrediction(TrendPredictionConfig),
+    CertExpiration(CertExpirationConfig),
+}
+
+/// The rule types, as spelled in `rule_type`.
+pub const RULE_TYPES: &[&str] = &["threshold", "rate_of_change", "trend_prediction", "cert_expiration"];
+
+impl RuleConfig {
+    /// Parses and checks `config_json` for `rule_type`. An empty string or
+    /// `{}` is accepted only where every key has a default.
+    pub fn parse(rule_type: &str, config_json: &str) -> Result<RuleConfig, String> {
+        let text = if config_json.trim().is_empty() { "{}" } else { config_json };
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("config_json is not valid JSON: {e}"))?;
+        if !value.is_object() {
+            return Err("config_json must be a JSON object".into());
+        }
+        let bad = |e: serde_json::Error| format!("invalid {rule_type} config: {e}");
+        let config = match rule_type {
+            "threshold" => RuleConfig::Threshold(serde_json::from_value(value).map_err(bad)?),
+            "rate_of_change" => RuleConfig::RateOfChange(serde_json::from_value(value).map_err(bad)?),
+            "trend_prediction" => RuleConfig::TrendPrediction(serde_json::from_value(value).map_err(bad)?),
+            "cert_expiration" => RuleConfig::CertExpiration(serde_json::from_value(value).map_err(bad)?),
+            other => return Err(format!("rule_type must be one of {}, got {other:?}", RULE_TYPES.join(", "))),
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    pub fn rule_type(&self) -> &'static str {
+        match self {
+            RuleConfig::Threshold(_) => "threshold",
+            RuleConfig::RateOfChange(_) => "rate_of_change",
+            RuleConfig::TrendPrediction(_) => "trend_prediction",
+            RuleConfig::CertExpiration(_) => "cert_expiration",
+        }
+    }
+
+    /// Whether the rule reads its own `metric` and `agent_pattern` (cert
+    /// rules always watch `certificate.days_until_expiry` of every domain).
+    pub fn uses_metric(&self) -> bool {
+        !matches!(self, RuleConfig::CertExpiration(_))
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let finite = |name: &str, v: f64| {
+            if v.is_finite() { Ok(()) } else { Err(format!("{name} must be a finite number")) }
+        };
+        match self {
+            RuleConfig::Threshold(c) => finite("value", c.value),
+            RuleConfig::RateOfChange(c) => {
+                finite("rate_threshold", c.rate_threshold)?;
+                if c.rate_threshold <= 0.0 {
+                    return Err("rate_threshold must be greater than 0".into());
+                }
+                if c.window_secs == 0 {
+                    return Err("window_secs must be at least 1".into());
+                }
+                Ok(())
+            }
+            RuleConfig::TrendPrediction(c) => {
+                finite("predict_threshold", c.predict_threshold)?;
+                if c.horizon_secs == 0 {
+                    return Err("horizon_secs must be at least 1".into());
+                }
+                if c.min_data_points < 2 {
+                    return Err("min_data_points must be at least 2 (a trend needs two points)".into());
+                }
+                Ok(())
+            }
+            RuleConfig::CertExpiration(c) => {
+                if c.critical_days > c.warning_days {
+                    return Err("critical_days must not exceed warning_days".into());
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Checks an `agent_pattern` glob (`*`, `?`, `[...]`, `{a,b}`).
+pub fn check_agent_pattern(pattern: &str) -> Result<(), String> {
+    if pattern.is_empty() {
+        return Err("agent_pattern must not be empty (use \"*\" for every agent)".into());
+    }
+    globset::Glob::new(pattern).map(drop).map_err(|e| format!("agent_pattern {pattern:?} is not a valid glob: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_err(rule_type: &str, config: &str, expected: &str) {
+        let err = RuleConfig::parse(rule_type, config).unwrap_err();
+        assert!(err.contains(expected), "{rule_type} {config}: {err}");
+    }
+
+    #[test]
+    fn oxmon_0_1_seed_configs_parse() {
+        assert_eq!(
+            RuleConfig::parse("threshold", r#"{"operator":"greater_than","value":90.0,"duration_secs":60}"#).unwrap(),
+            RuleConfig::Threshold(ThresholdConfig { operator: Operator::GreaterThan, value: 90.0, duration_secs: 60 })
+        );
+        let RuleConfig::Threshold(c) = RuleConfig::parse("threshold", r#"{"operator":"lte","value":5}"#).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((c.operator, c.duration_secs), (Operator::LessEqual, 0));
+        assert!(RuleConfig::parse("rate_of_change", r#"{"rate_threshold":20.0,"window_secs":300}"#).is_ok());
+        let RuleConfig::TrendPrediction(t) =
+            RuleConfig::parse("trend_prediction", r#"{"predict_threshold":95.0}"#).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((t.horizon_secs, t.min_data_points), (86_400, 3));
+        assert_eq!(
+            RuleConfig::parse("cert_expiration", "").unwrap(),
+            RuleConfig::CertExpiration(CertExpirationConfig { warning_days: 30, critical_days: 7 })
+        );
+    }
+
+    #[test]
+    fn rules_that_could_never_work_are_refused_with_a_reason() {
+        check_err(
+            "thresh",
+            "{}",
+            "rule_type must be one of threshold, rate_of_change, trend_prediction, cert_expiration",
+        );
+        check_err("threshold", "{", "config_json is not valid JSON");
+        check_err("threshold", "[]", "must be a JSON object");
+        check_err("threshold", r#"{"value":1}"#, "missing field `operator`");
+        check_err("threshold", r#"{"operator":"eq","value":1}"#, "unknown variant `eq`");
+        check_err("threshold", r#"{"operator":"gt","value":1,"duraton_secs":5}"#, "unknown field `duraton_secs`");
+        check_err("rate_of_change", r#"{"rate_threshold":0}"#, "rate_threshold must be greater than 0");
+        check_err(
+            "trend_prediction",
+            r#"{"predict_threshold":1,"min_data_points":1}"#,
+            "min_data_points must be at least 2",
+        );
+        check_err(
+            "cert_expiration",
+            r#"{"warning_days":5,"critical_days":7}"#,
+            "critical_days must not exceed warning_days",
+        );
+    }
+
+    #[test]
+    fn severities_parse_case_insensitively_and_order() {
+        assert_eq!("CRITICAL".parse::<Severity>().unwrap(), Severity::Critical);
+        assert!("fatal".parse::<Severity>().is_err());
+        assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Critical);
+    }
+
+    #[test]
+    fn agent_patterns_are_globs() {
+        for ok in ["*", "web-*", "db-?", "{web,db}-[0-9]*"] {
+            assert!(check_agent_pattern(ok).is_ok(), "{ok}");
+        }
+        assert!(check_agent_pattern("").is_err());
+        assert!(check_agent_pattern("web-[").unwrap_err().contains("not a valid glob"));
+    }
+
+    #[test]
+    fn operators_compare_as_named() {
+        assert!(Operator::GreaterThan.holds(2.0, 1.0) && !Operator::GreaterThan.holds(1.0, 1.0));
+        assert!(Operator::GreaterEqual.holds(1.0, 1.0) && Operator::LessEqual.holds(1.0, 1.0));
+        assert!(Operator::LessThan.holds(0.0, 1.0));
+    }
+}

@@ -1,0 +1,343 @@
+//! `/v1/alerts/rules`: alert rules.
+//!
+//! Shapes follow oxmon 0.1 (`config_json` is a JSON document encoded as a
+//! string; an object is accepted too). Unlike 0.1, every write is validated
+//! (type, config, severity, glob, metric) so a stored rule always works, a
+//! duplicate name is 409 on update as on create, and rules owned by a
+//! Kubernetes custom resource (`source = crd`) cannot be changed here.
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use oxmon_common::rule::{RuleConfig, Severity, Source, check_agent_pattern};
+use oxmon_storage::management::{RuleRecord, Write};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::AppStateRef;
+use super::openapi::{EmptyEnvelope, Envelope};
+use super::params::{PageParams, rfc3339};
+use super::response::{ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, code};
+
+/// Longest rule name.
+pub const MAX_RULE_NAME: usize = 128;
+/// Longest `silence_secs` (30 days).
+pub const MAX_SILENCE_SECS: i64 = 30 * 86_400;
+/// The metric cert rules watch, whatever their `metric` says.
+pub const CERT_METRIC: &str = oxmon_common::metric::CERT_DAYS_UNTIL_EXPIRY;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleSummary {
+    id: String,
+    name: String,
+    rule_type: String,
+    metric: String,
+    agent_pattern: String,
+    severity: String,
+    enabled: bool,
+    /// `api`, `seed` or `crd` (added in 0.2).
+    source: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleDetail {
+    id: String,
+    name: String,
+    rule_type: String,
+    metric: String,
+    agent_pattern: String,
+    severity: String,
+    enabled: bool,
+    /// The rule's configuration, a JSON object encoded as a string.
+    config_json: String,
+    silence_secs: i64,
+    source: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<RuleRecord> for RuleDetail {
+    fn from(r: RuleRecord) -> Self {
+        Self {
+            created_at: rfc3339(r.created_at * 1000),
+            updated_at: rfc3339(r.updated_at * 1000),
+            id: r.id,
+            name: r.name,
+            rule_type: r.rule_type,
+            metric: r.metric,
+            agent_pattern: r.agent_pattern,
+            severity: r.severity,
+            enabled: r.enabled,
+            config_json: r.config_json,
+            silence_secs: r.silence_secs,
+            source: r.source,
+        }
+    }
+}
+
+/// Body of `POST /v1/alerts/rules`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRule {
+    name: String,
+    /// `threshold`, `rate_of_change`, `trend_prediction` or `cert_expiration`.
+    rule_type: String,
+    /// Required except for `cert_expiration`.
+    #[serde(default)]
+    metric: String,
+    /// Glob over agent ids (`*`, `?`, `[...]`, `{a,b}`); default `*`.
+    agent_pattern: Option<String>,
+    /// `info` (default), `warning` or `critical`.
+    severity: Option<String>,
+    enabled: Option<bool>,
+    /// The type's configuration: a JSON object, or that object encoded as a string.
+    #[schema(value_type = Object)]
+    config_json: Option<serde_json::Value>,
+    /// Minimum gap between two alerts of the same series (default 600).
+    silence_secs: Option<i64>,
+}
+
+/// Body of `PUT /v1/alerts/rules/{id}`: any subset; `rule_type` cannot
+/// change. Read-only fields of a rule (as returned by GET) are accepted and
+/// ignored, so a fetched rule can be sent back.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRule {
+    name: Option<String>,
+    metric: Option<String>,
+    agent_pattern: Option<String>,
+    severity: Option<String>,
+    enabled: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    config_json: Option<serde_json::Value>,
+    silence_secs: Option<i64>,
+    /// Must equal the rule's type when given.
+    rule_type: Option<String>,
+    #[serde(default)]
+    #[schema(ignore)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    #[schema(ignore)]
+    source: Option<serde_json::Value>,
+    #[serde(default)]
+    #[schema(ignore)]
+    created_at: Option<serde_json::Value>,
+    #[serde(default)]
+    #[schema(ignore)]
+    updated_at: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnableBody {
+    enabled: bool,
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("Rule not found")
+}
+
+fn name_taken() -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, code::CONFLICT, "Rule name already exists")
+}
+
+/// Refuses changes to rules a Kubernetes custom resource owns.
+fn ensure_not_crd(rule: &RuleRecord) -> Result<(), ApiError> {
+    if Source::parse_lenient(&rule.source) == Source::Crd {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            code::CONFLICT,
+            format!("rule '{}' is managed by a Kubernetes AlertRule custom resource; change it there", rule.name),
+        ));
+    }
+    Ok(())
+}
+
+/// `config_json` as 0.1 sent it (a string) or as an object; normalised to
+/// compact JSON text.
+fn config_text(value: Option<serde_json::Value>) -> Result<String, ApiError> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(String::new()),
+        Some(serde_json::Value::String(s)) => Ok(s),
+        Some(v @ serde_json::Value::Object(_)) => Ok(v.to_string()),
+        Some(_) => Err(ApiError::bad_request("config_json must be a JSON object or a string holding one")),
+    }
+}
+
+/// Checks every field and normalises the rule as it will be stored.
+fn validated(mut rule: RuleRecord) -> Result<RuleRecord, ApiError> {
+    rule.name = rule.name.trim().to_owned();
+    if rule.name.is_empty() {
+        return Err(ApiError::bad_request("name is required"));
+    }
+    if rule.name.chars().count() > MAX_RULE_NAME {
+        return Err(ApiError::bad_request(format!("name must be at most {MAX_RULE_NAME} characters")));
+    }
+    let config = RuleConfig::parse(&rule.rule_type, &rule.config_json).map_err(ApiError::bad_request)?;
+    rule.config_json = if rule.config_json.trim().is_empty() { "{}".into() } else { rule.config_json };
+    if config.uses_metric() {
+        rule.metric = rule.metric.trim().to_owned();
+        if rule.metric.is_empty() {
+            return Err(ApiError::bad_request("metric is required"));
+        }
+    } else if rule.metric.trim().is_empty() {
+        rule.metric = CERT_METRIC.into();
+    }
+    check_agent_pattern(&rule.agent_pattern).map_err(ApiError::bad_request)?;
+    rule.severity = rule.severity.parse::<Severity>().map_err(ApiError::bad_request)?.as_str().to_owned();
+    if !(0..=MAX_SILENCE_SECS).contains(&rule.silence_secs) {
+        return Err(ApiError::bad_request(format!("silence_secs must be between 0 and {MAX_SILENCE_SECS}")));
+    }
+    Ok(rule)
+}
+
+/// Rules (including disabled ones), newest first.
+#[utoipa::path(get, path = "/alerts/rules", tag = "rules", params(PageParams), security(("bearer_auth" = [])),
+    responses(
+        (status = 200, description = "Rules", body = Envelope<Vec<RuleSummary>>),
+        (status = 400, description = "Bad paging parameter", body = EmptyEnvelope),
+        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
+    let page = q.page()?;
+    let rules = state.management(move |m| m.rules(page.limit, page.offset)).await.map_err(|e| ApiError::storage(&e))?;
+    let items: Vec<RuleSummary> = rules
+        .into_iter()
+        .map(|r| RuleSummary {
+            id: r.id,
+            name: r.name,
+            rule_type: r.rule_type,
+            metric: r.metric,
+            agent_pattern: r.agent_pattern,
+            severity: r.severity,
+            enabled: r.enabled,
+            source: r.source,
+        })
+        .collect();
+    Ok(ApiOk::data(items))
+}
+
+/// Create a rule (`source = api`).
+#[utoipa::path(post, path = "/alerts/rules", tag = "rules", request_body = CreateRule,
+    security(("bearer_auth" = [])), responses(
+        (status = 201, description = "The rule", body = Envelope<RuleDetail>),
+        (status = 400, description = "Invalid field, with the reason", body = EmptyEnvelope),
+        (status = 401, description = "No valid token", body = EmptyEnvelope),
+        (status = 409, description = "`Rule name already exists`", body = EmptyEnvelope)))]
+pub async fn create(state: AppStateRef, ApiJson(body): ApiJson<CreateRule>) -> ApiResult {
+    let rule = validated(RuleRecord {
+        id: String::new(),
+        name: body.name,
+        rule_type: body.rule_type,
+        metric: body.metric,
+        agent_pattern: body.agent_pattern.unwrap_or_else(|| "*".into()),
+        severity: body.severity.unwrap_or_else(|| "info".into()),
+        enabled: body.enabled.unwrap_or(true),
+        config_json: config_text(body.config_json)?,
+        silence_secs: body.silence_secs.unwrap_or(600),
+        source: Source::Api.as_str().into(),
+        created_at: 0,
+        updated_at: 0,
+    })?;
+    let now = state.clock.now_ms() / 1000;
+    match state.management(move |m| m.create_rule(rule, now)).await.map_err(|e| ApiError::storage(&e))? {
+        Write::Done(rule) => Ok(ApiOk::created(RuleDetail::from(rule))),
+        Write::NameTaken => Err(name_taken()),
+        Write::NotFound => Err(not_found()),
+    }
+}
+
+/// One rule.
+#[utoipa::path(get, path = "/alerts/rules/{id}", tag = "rules", security(("bearer_auth" = [])),
+    params(("id" = String, Path, description = "Rule id")), responses(
+        (status = 200, description = "The rule", body = Envelope<RuleDetail>),
+        (status = 401, description = "No valid token", body = EmptyEnvelope),
+        (status = 404, description = "`Rule not found`", body = EmptyEnvelope)))]
+pub async fn get(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
+    let rule =
+        state.management(move |m| m.rule(&id)).await.map_err(|e| ApiError::storage(&e))?.ok_or_else(not_found)?;
+    Ok(ApiOk::data(RuleDetail::from(rule)))
+}
+
+async fn load(state: &AppStateRef, id: &str) -> Result<RuleRecord, ApiError> {
+    let id = id.to_owned();
+    let rule =
+        state.management(move |m| m.rule(&id)).await.map_err(|e| ApiError::storage(&e))?.ok_or_else(not_found)?;
+    ensure_not_crd(&rule)?;
+    Ok(rule)
+}
+
+async fn store(state: &AppStateRef, rule: RuleRecord) -> ApiResult {
+    let now = state.clock.now_ms() / 1000;
+    match state.management(move |m| m.update_rule(&rule, now)).await.map_err(|e| ApiError::storage(&e))? {
+        Write::Done(rule) => Ok(ApiOk::data(RuleDetail::from(rule))),
+        Write::NameTaken => Err(name_taken()),
+        Write::NotFound => Err(not_found()),
+    }
+}
+
+/// Change any subset of a rule's fields (not its type).
+#[utoipa::path(put, path = "/alerts/rules/{id}", tag = "rules", request_body = UpdateRule,
+    security(("bearer_auth" = [])), params(("id" = String, Path, description = "Rule id")), responses(
+        (status = 200, description = "The rule", body = Envelope<RuleDetail>),
+        (status = 400, description = "Invalid field, with the reason", body = EmptyEnvelope),
+        (status = 401, description = "No valid token", body = EmptyEnvelope),
+        (status = 404, description = "`Rule not found`", body = EmptyEnvelope),
+        (status = 409, description = "Name taken, or the rule belongs to a custom resource", body = EmptyEnvelope)))]
+pub async fn update(state: AppStateRef, Path(id): Path<String>, ApiJson(body): ApiJson<UpdateRule>) -> ApiResult {
+    let mut rule = load(&state, &id).await?;
+    if body.rule_type.as_ref().is_some_and(|t| *t != rule.rule_type) {
+        return Err(ApiError::bad_request(format!("rule_type cannot be changed (the rule is a {})", rule.rule_type)));
+    }
+    let _ = (body.id, body.source, body.created_at, body.updated_at);
+    if let Some(v) = body.name {
+        rule.name = v;
+    }
+    if let Some(v) = body.metric {
+        rule.metric = v;
+    }
+    if let Some(v) = body.agent_pattern {
+        rule.agent_pattern = v;
+    }
+    if let Some(v) = body.severity {
+        rule.severity = v;
+    }
+    if let Some(v) = body.enabled {
+        rule.enabled = v;
+    }
+    if body.config_json.is_some() {
+        rule.config_json = config_text(body.config_json)?;
+    }
+    if let Some(v) = body.silence_secs {
+        rule.silence_secs = v;
+    }
+    store(&state, validated(rule)?).await
+}
+
+/// Enable or disable a rule.
+#[utoipa::path(put, path = "/alerts/rules/{id}/enable", tag = "rules", request_body = EnableBody,
+    security(("bearer_auth" = [])), params(("id" = String, Path, description = "Rule id")), responses(
+        (status = 200, description = "The rule", body = Envelope<RuleDetail>),
+        (status = 400, description = "Missing or non-boolean `enabled`", body = EmptyEnvelope),
+        (status = 401, description = "No valid token", body = EmptyEnvelope),
+        (status = 404, description = "`Rule not found`", body = EmptyEnvelope),
+        (status = 409, description = "The rule belongs to a custom resource", body = EmptyEnvelope)))]
+pub async fn enable(state: AppStateRef, Path(id): Path<String>, ApiJson(body): ApiJson<EnableBody>) -> ApiResult {
+    let mut rule = load(&state, &id).await?;
+    rule.enabled = body.enabled;
+    store(&state, rule).await
+}
+
+/// Delete a rule.
+#[utoipa::path(delete, path = "/alerts/rules/{id}", tag = "rules", security(("bearer_auth" = [])),
+    params(("id" = String, Path, description = "Rule id")), responses(
+        (status = 200, description = "`Rule deleted`", body = EmptyEnvelope),
+        (status = 401, description = "No valid token", body = EmptyEnvelope),
+        (status = 404, description = "`Rule not found`", body = EmptyEnvelope),
+        (status = 409, description = "The rule belongs to a custom resource", body = EmptyEnvelope)))]
+pub async fn delete(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
+    let rule = load(&state, &id).await?;
+    let deleted = state.management(move |m| m.delete_rule(&rule.id)).await.map_err(|e| ApiError::storage(&e))?;
+    if !deleted {
+        return Err(not_found());
+    }
+    Ok(ApiOk::message("Rule deleted"))
+}
