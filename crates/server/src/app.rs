@@ -60,6 +60,7 @@ impl std::fmt::Debug for StartOptions {
 pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Result<RunningServer> {
     let clock: Clock = options.clock.unwrap_or_else(|| Arc::new(system_now_ms));
     let data_dir = config.data_dir.clone();
+    let fresh_install = !data_dir.join(oxmon_storage::MANAGEMENT_DB).exists();
     let management = {
         let dir = data_dir.clone();
         tokio::task::spawn_blocking(move || Management::open(&dir))
@@ -75,6 +76,9 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
             .with_context(|| format!("loading the JWT key {}", data_dir.join(auth::JWT_KEY_FILE).display()))?
     };
     let initial_admin_password = bootstrap_admin(&management, &config).await?;
+    if fresh_install {
+        seed_default_rules(&management).await?;
+    }
     let writer = Writer::start(WriterConfig { clock: clock.clone(), ..WriterConfig::new(&data_dir) })
         .with_context(|| format!("starting storage in {}", data_dir.display()))?;
     let tls = match &config.tls {
@@ -137,6 +141,20 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
 
     tracing::info!(%grpc_addr, %http_addr, data_dir = %state.config.data_dir.display(), tls = state.config.tls.is_some(), "oxmon-server started");
     Ok(RunningServer { grpc_addr, http_addr, state, initial_admin_password, stop, tasks })
+}
+
+/// A fresh installation starts with the default rules (`source = seed`).
+/// Only then: rules a user deleted do not come back on restart.
+async fn seed_default_rules(management: &Arc<Management>) -> anyhow::Result<()> {
+    let m = management.clone();
+    let report = tokio::task::spawn_blocking(move || -> anyhow::Result<crate::rules::SeedReport> {
+        let rules = crate::rules::RuleSeed::parse(crate::rules::DEFAULT_RULES).map_err(anyhow::Error::msg)?;
+        Ok(crate::rules::seed_rules(&m, rules, jiff::Timestamp::now().as_second())?)
+    })
+    .await?
+    .context("seeding the default alert rules")?;
+    tracing::info!(rules = report.inserted.len(), "new installation: default alert rules created");
+    Ok(())
 }
 
 /// Creates the first admin when there are no users. Without a configured

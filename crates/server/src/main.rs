@@ -15,15 +15,24 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const EXIT_USAGE: u8 = 64;
 
 const USAGE: &str = "usage: oxmon-server [config.toml]
+       oxmon-server init-rules <config.toml> <rules.seed.json>
 
 Runs the oxmon server. Without an argument it reads config/server.toml if it
 exists, else runs on built-in defaults (gRPC :9090, REST :8080, data in ./data).
 Environment variables OXMON_SERVER_<KEY> and OXMON_SERVER_<SECTION>__<KEY>
-override config keys.";
+override config keys.
+
+init-rules inserts the rules of a seed file into the management database
+under the config's data_dir, skipping names that exist.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let path = match args.as_slice() {
+        [cmd, config, seed] if cmd == "init-rules" => return init_rules(config, seed),
+        [cmd, ..] if cmd.starts_with("init-") => {
+            eprintln!("oxmon-server: {cmd} needs a config file and a seed file\n{USAGE}");
+            return ExitCode::from(EXIT_USAGE);
+        }
         [] => None,
         [flag] if flag == "-h" || flag == "--help" => {
             println!("{USAGE}");
@@ -60,6 +69,23 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("oxmon-server: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_rules(config: &str, seed: &str) -> ExitCode {
+    let vars: Vec<(String, String)> = std::env::vars().collect();
+    match oxmon_server::cli::init_rules(config.as_ref(), seed.as_ref(), &vars) {
+        Ok(report) => {
+            println!("inserted {} rules, skipped {} existing", report.inserted.len(), report.skipped.len());
+            for name in &report.skipped {
+                println!("  skipped: {name}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("oxmon-server: init-rules: {e:#}");
+            ExitCode::from(EXIT_USAGE)
         }
     }
 }

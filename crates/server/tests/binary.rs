@@ -69,3 +69,36 @@ fn sigterm_stops_the_server_gracefully() {
     assert!(rest.iter().any(|l| l.contains("oxmon-server stopped")), "{rest:?}");
     assert!(tmp.path().join("data").join("cert.db").exists());
 }
+
+#[test]
+fn init_rules_loads_a_seed_once_and_refuses_a_bad_one_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("server.toml");
+    std::fs::write(&config, format!("data_dir = {:?}\n", tmp.path().join("data"))).unwrap();
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/rules.seed.example.json");
+
+    let out = server().arg("init-rules").arg(&config).arg(seed).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().next(), Some("inserted 9 rules, skipped 0 existing"));
+
+    let out = server().arg("init-rules").arg(&config).arg(seed).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout).unwrap().starts_with("inserted 0 rules, skipped 9 existing"));
+
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"rules": [{"name": "new one", "rule_type": "threshold", "metric": "cpu.usage", "config": {"operator": "gt", "value": 1}},
+                      {"name": "memory", "rule_type": "threshold", "metric": "memory.usage", "config": {"operator": "gt"}}]}"#,
+    )
+    .unwrap();
+    let out = server().arg("init-rules").arg(&config).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("rule 1 (memory): invalid threshold config: missing field `value`"), "{stderr}");
+    let m = oxmon_storage::management::Management::open(&tmp.path().join("data")).unwrap();
+    assert_eq!(m.rules(100, 0).unwrap().len(), 9, "nothing from the bad file was inserted");
+
+    let out = server().arg("init-rules").arg(&config).output().unwrap();
+    assert_eq!(out.status.code(), Some(64), "missing seed argument");
+}

@@ -11,7 +11,7 @@ use support::*;
 fn cpu_rule() -> Value {
     // An oxmon 0.1 client's body: config_json is a string.
     json!({
-        "name": "CPU critical",
+        "name": "CPU hot",
         "rule_type": "threshold",
         "metric": "cpu.usage",
         "severity": "critical",
@@ -46,8 +46,8 @@ async fn rules_can_be_created_read_changed_enabled_and_deleted() {
 
     let list = s.data("/v1/alerts/rules").await;
     let names: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["certs", "CPU critical"], "newest first");
-    assert_eq!(s.data("/v1/alerts/rules?limit=1&offset=1").await[0]["name"], "CPU critical");
+    assert_eq!(names[..2], ["certs", "CPU hot"], "newest first");
+    assert_eq!(s.data("/v1/alerts/rules?limit=1&offset=1").await[0]["name"], "CPU hot");
 
     let detail = s.data(&format!("/v1/alerts/rules/{id}")).await;
     assert_eq!(detail["silence_secs"], 300);
@@ -64,7 +64,7 @@ async fn rules_can_be_created_read_changed_enabled_and_deleted() {
         (body["data"]["severity"].as_str(), body["data"]["agent_pattern"].as_str()),
         (Some("warning"), Some("web-*"))
     );
-    assert_eq!(body["data"]["name"], "CPU critical", "untouched fields stay");
+    assert_eq!(body["data"]["name"], "CPU hot", "untouched fields stay");
 
     // A fetched rule can be sent back as is.
     let (status, body) = s.call(Method::PUT, &format!("/v1/alerts/rules/{id}"), Some(body["data"].clone())).await;
@@ -126,7 +126,7 @@ async fn invalid_rules_are_refused_with_the_reason_and_change_nothing() {
     let (_, other) = s.call(Method::POST, "/v1/alerts/rules", Some(with(json!({})))).await;
     let other_id = other["data"]["id"].as_str().unwrap().to_owned();
     let updates = [
-        (json!({"name": "CPU critical"}), 409, "Rule name already exists"),
+        (json!({"name": "CPU hot"}), 409, "Rule name already exists"),
         (json!({"rule_type": "rate_of_change"}), 400, "rule_type cannot be changed (the rule is a threshold)"),
         (json!({"config_json": "{\"operator\":\"eq\",\"value\":1}"}), 400, "unknown variant `eq`"),
         (json!({"enabled": "yes"}), 400, "invalid request body"),
@@ -188,5 +188,26 @@ async fn rules_owned_by_a_custom_resource_cannot_be_changed_here() {
         );
     }
     assert_eq!(s.data(&format!("/v1/alerts/rules/{}", rule.id)).await["severity"], "warning");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_fresh_install_has_the_default_rules_and_deleted_ones_stay_deleted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = TestServer::start_with(config(tmp.path())).await;
+    let rules = s.data("/v1/alerts/rules?limit=100").await;
+    let rules = rules.as_array().unwrap();
+    assert_eq!(rules.len(), 9);
+    assert!(rules.iter().all(|r| r["source"] == "seed"));
+    let metrics: Vec<&str> = rules.iter().map(|r| r["metric"].as_str().unwrap()).collect();
+    assert!(metrics.contains(&"memory.used_percent") && metrics.contains(&"disk.used_percent"), "{metrics:?}");
+    for r in rules {
+        let (status, _) =
+            s.call(Method::DELETE, &format!("/v1/alerts/rules/{}", r["id"].as_str().unwrap()), None).await;
+        assert_eq!(status, 200);
+    }
+    s.stop().await;
+    let s = TestServer::start_with(config(tmp.path())).await;
+    assert_eq!(s.data("/v1/alerts/rules").await, json!([]), "deleted defaults do not come back");
     s.stop().await;
 }

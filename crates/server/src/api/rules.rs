@@ -8,7 +8,7 @@
 
 use axum::extract::Path;
 use axum::http::StatusCode;
-use oxmon_common::rule::{RuleConfig, Severity, Source, check_agent_pattern};
+use oxmon_common::rule::Source;
 use oxmon_storage::management::{RuleRecord, Write};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,13 +17,6 @@ use super::AppStateRef;
 use super::openapi::{EmptyEnvelope, Envelope};
 use super::params::{PageParams, rfc3339};
 use super::response::{ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, code};
-
-/// Longest rule name.
-pub const MAX_RULE_NAME: usize = 128;
-/// Longest `silence_secs` (30 days).
-pub const MAX_SILENCE_SECS: i64 = 30 * 86_400;
-/// The metric cert rules watch, whatever their `metric` says.
-pub const CERT_METRIC: &str = oxmon_common::metric::CERT_DAYS_UNTIL_EXPIRY;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RuleSummary {
@@ -163,31 +156,9 @@ fn config_text(value: Option<serde_json::Value>) -> Result<String, ApiError> {
     }
 }
 
-/// Checks every field and normalises the rule as it will be stored.
-fn validated(mut rule: RuleRecord) -> Result<RuleRecord, ApiError> {
-    rule.name = rule.name.trim().to_owned();
-    if rule.name.is_empty() {
-        return Err(ApiError::bad_request("name is required"));
-    }
-    if rule.name.chars().count() > MAX_RULE_NAME {
-        return Err(ApiError::bad_request(format!("name must be at most {MAX_RULE_NAME} characters")));
-    }
-    let config = RuleConfig::parse(&rule.rule_type, &rule.config_json).map_err(ApiError::bad_request)?;
-    rule.config_json = if rule.config_json.trim().is_empty() { "{}".into() } else { rule.config_json };
-    if config.uses_metric() {
-        rule.metric = rule.metric.trim().to_owned();
-        if rule.metric.is_empty() {
-            return Err(ApiError::bad_request("metric is required"));
-        }
-    } else if rule.metric.trim().is_empty() {
-        rule.metric = CERT_METRIC.into();
-    }
-    check_agent_pattern(&rule.agent_pattern).map_err(ApiError::bad_request)?;
-    rule.severity = rule.severity.parse::<Severity>().map_err(ApiError::bad_request)?.as_str().to_owned();
-    if !(0..=MAX_SILENCE_SECS).contains(&rule.silence_secs) {
-        return Err(ApiError::bad_request(format!("silence_secs must be between 0 and {MAX_SILENCE_SECS}")));
-    }
-    Ok(rule)
+/// Checks a rule as it will be stored (see `crate::rules::validate`).
+fn validated(rule: RuleRecord) -> Result<RuleRecord, ApiError> {
+    crate::rules::validate(rule).map_err(ApiError::bad_request)
 }
 
 /// Rules (including disabled ones), newest first.
