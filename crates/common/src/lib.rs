@@ -6,3 +6,4 @@
 pub mod metric;
 pub mod proto;
 pub mod rule;
+pub mod silence;

@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod params;
 pub mod response;
 mod rules;
+mod silence;
 mod whitelist;
 
 use std::sync::Arc;
@@ -87,6 +88,8 @@ fn documented_routes(state: Arc<AppState>) -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(rules::list, rules::create))
         .routes(routes!(rules::get, rules::update, rules::delete))
         .routes(routes!(rules::enable))
+        .routes(routes!(silence::list, silence::create))
+        .routes(routes!(silence::delete))
         // route_layer: unknown paths still answer 404, not 401.
         .route_layer(middleware::from_fn_with_state(state, auth::require_user));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())

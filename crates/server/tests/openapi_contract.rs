@@ -34,6 +34,9 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("put", "/v1/alerts/rules/{id}"),
     ("delete", "/v1/alerts/rules/{id}"),
     ("put", "/v1/alerts/rules/{id}/enable"),
+    ("get", "/v1/notifications/silence-windows"),
+    ("post", "/v1/notifications/silence-windows"),
+    ("delete", "/v1/notifications/silence-windows/{id}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -189,6 +192,17 @@ async fn real_responses_validate_against_the_document() {
     check(&doc, "put", "/v1/alerts/rules/{id}", status, &body);
     let (status, body) = s.call(Method::DELETE, &format!("/v1/alerts/rules/{rule_id}"), None).await;
     check(&doc, "delete", "/v1/alerts/rules/{id}", status, &body);
+
+    let sw = "/v1/notifications/silence-windows";
+    let (status, body) = s.call(Method::POST, sw, Some(json!({"start_time": "02:00", "end_time": "04:00"}))).await;
+    check(&doc, "post", sw, status, &body);
+    let window_id = body["data"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = s.call(Method::POST, sw, Some(json!({"start_time": "2am", "end_time": "04:00"}))).await;
+    check(&doc, "post", sw, status, &body);
+    let (status, body, _) = s.get(sw).await;
+    check(&doc, "get", sw, status, &body);
+    let (status, body) = s.call(Method::DELETE, &format!("{sw}/{window_id}"), None).await;
+    check(&doc, "delete", "/v1/notifications/silence-windows/{id}", status, &body);
 
     let (status, body) = s.login("admin", ADMIN_PASSWORD).await;
     check(&doc, "post", "/v1/auth/login", status, &body);

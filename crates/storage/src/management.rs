@@ -8,6 +8,7 @@
 
 mod agents;
 mod rules;
+mod silence;
 mod users;
 mod whitelist;
 
@@ -20,6 +21,7 @@ use rusqlite::Connection;
 
 pub use agents::AgentRecord;
 pub use rules::RuleRecord;
+pub use silence::SilenceRecord;
 pub use users::UserRecord;
 pub use whitelist::WhitelistEntry;
 
@@ -47,7 +49,7 @@ impl Management {
         conn.busy_timeout(Duration::from_secs(5)).map_err(Error::Management)?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(Error::Management)?;
-        for schema in [agents::SCHEMA, users::SCHEMA, whitelist::SCHEMA, rules::SCHEMA] {
+        for schema in [agents::SCHEMA, users::SCHEMA, whitelist::SCHEMA, rules::SCHEMA, silence::SCHEMA] {
             conn.execute_batch(schema).map_err(Error::Management)?;
         }
         Ok(Self { conn: Mutex::new(conn) })

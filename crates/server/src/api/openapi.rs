@@ -27,7 +27,8 @@ pub const BEARER: &str = "bearer_auth";
         (name = "agents", description = "Agents that report, and their latest values"),
         (name = "whitelist", description = "Agents allowed to report when agent auth is on"),
         (name = "metrics", description = "Stored samples"),
-        (name = "rules", description = "Alert rules")
+        (name = "rules", description = "Alert rules"),
+        (name = "silence", description = "Periods in which notifications are held back")
     )
 )]
 pub struct ApiDoc;
