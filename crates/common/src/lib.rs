@@ -6,4 +6,5 @@
 pub mod metric;
 pub mod proto;
 pub mod rule;
+pub mod settings;
 pub mod silence;

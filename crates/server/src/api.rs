@@ -15,6 +15,7 @@ pub mod params;
 pub mod response;
 mod rules;
 mod silence;
+mod system;
 mod whitelist;
 
 use std::sync::Arc;
@@ -90,6 +91,11 @@ fn documented_routes(state: Arc<AppState>) -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(rules::enable))
         .routes(routes!(silence::list, silence::create))
         .routes(routes!(silence::delete))
+        .routes(routes!(system::config))
+        .routes(routes!(system::storage))
+        .routes(routes!(system::cleanup))
+        .routes(routes!(system::list_configs, system::create_config))
+        .routes(routes!(system::get_config, system::update_config, system::delete_config))
         // route_layer: unknown paths still answer 404, not 401.
         .route_layer(middleware::from_fn_with_state(state, auth::require_user));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())

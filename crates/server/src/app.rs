@@ -79,6 +79,7 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
     if fresh_install {
         seed_default_rules(&management).await?;
     }
+    seed_runtime_settings(&management).await?;
     let writer = Writer::start(WriterConfig { clock: clock.clone(), ..WriterConfig::new(&data_dir) })
         .with_context(|| format!("starting storage in {}", data_dir.display()))?;
     let tls = match &config.tls {
@@ -141,6 +142,33 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
 
     tracing::info!(%grpc_addr, %http_addr, data_dir = %state.config.data_dir.display(), tls = state.config.tls.is_some(), "oxmon-server started");
     Ok(RunningServer { grpc_addr, http_addr, state, initial_admin_password, stop, tasks })
+}
+
+/// Inserts the runtime settings that are missing, with their defaults
+/// (every start, as 0.1; existing rows are left alone).
+async fn seed_runtime_settings(management: &Arc<Management>) -> anyhow::Result<()> {
+    let m = management.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let now = jiff::Timestamp::now().as_second();
+        for s in oxmon_common::settings::RUNTIME_SETTINGS {
+            let row = oxmon_storage::management::ConfigRecord {
+                id: String::new(),
+                config_key: s.key.into(),
+                config_type: "runtime".into(),
+                provider: None,
+                display_name: s.display_name.into(),
+                description: Some(s.description.into()),
+                config_json: serde_json::json!({ "value": s.default }).to_string(),
+                enabled: true,
+                created_at: 0,
+                updated_at: 0,
+            };
+            m.create_config(row, now)?;
+        }
+        Ok(())
+    })
+    .await?
+    .context("seeding the runtime settings")
 }
 
 /// A fresh installation starts with the default rules (`source = seed`).

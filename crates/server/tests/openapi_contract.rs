@@ -37,6 +37,14 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/v1/notifications/silence-windows"),
     ("post", "/v1/notifications/silence-windows"),
     ("delete", "/v1/notifications/silence-windows/{id}"),
+    ("get", "/v1/system/config"),
+    ("get", "/v1/system/storage"),
+    ("post", "/v1/system/storage/cleanup"),
+    ("get", "/v1/system/configs"),
+    ("post", "/v1/system/configs"),
+    ("get", "/v1/system/configs/{id}"),
+    ("put", "/v1/system/configs/{id}"),
+    ("delete", "/v1/system/configs/{id}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -148,6 +156,10 @@ async fn real_responses_validate_against_the_document() {
         ("/v1/metrics/summary", "/v1/metrics/summary?agent_id=web-1&metric_name=cpu.usage"),
         ("/v1/metrics/summary", "/v1/metrics/summary"),
         ("/v1/metrics/series", "/v1/metrics/series?agent_id=web-1&metric_name=disk.used_percent"),
+        ("/v1/system/config", "/v1/system/config"),
+        ("/v1/system/storage", "/v1/system/storage"),
+        ("/v1/system/configs", "/v1/system/configs"),
+        ("/v1/system/configs/{id}", "/v1/system/configs/missing"),
     ];
     for (documented, concrete) in gets {
         let (status, body, _) = s.get(concrete).await;
@@ -203,6 +215,19 @@ async fn real_responses_validate_against_the_document() {
     check(&doc, "get", sw, status, &body);
     let (status, body) = s.call(Method::DELETE, &format!("{sw}/{window_id}"), None).await;
     check(&doc, "delete", "/v1/notifications/silence-windows/{id}", status, &body);
+
+    let (status, body) = s.call(Method::POST, "/v1/system/storage/cleanup", None).await;
+    check(&doc, "post", "/v1/system/storage/cleanup", status, &body);
+    let setting = json!({"config_key": "notification_log_retention", "config_type": "runtime", "display_name": "x",
+        "config_json": {"value": 1}});
+    let (status, body) = s.call(Method::POST, "/v1/system/configs", Some(setting)).await;
+    check(&doc, "post", "/v1/system/configs", status, &body);
+    let first = s.data("/v1/system/configs").await[0]["id"].as_str().unwrap().to_owned();
+    let (status, body) =
+        s.call(Method::PUT, &format!("/v1/system/configs/{first}"), Some(json!({"enabled": false}))).await;
+    check(&doc, "put", "/v1/system/configs/{id}", status, &body);
+    let (status, body) = s.call(Method::DELETE, &format!("/v1/system/configs/{first}"), None).await;
+    check(&doc, "delete", "/v1/system/configs/{id}", status, &body);
 
     let (status, body) = s.login("admin", ADMIN_PASSWORD).await;
     check(&doc, "post", "/v1/auth/login", status, &body);

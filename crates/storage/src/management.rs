@@ -7,6 +7,7 @@
 //! a blocking thread.
 
 mod agents;
+mod configs;
 mod rules;
 mod silence;
 mod users;
@@ -20,6 +21,7 @@ use rand::RngCore;
 use rusqlite::Connection;
 
 pub use agents::AgentRecord;
+pub use configs::ConfigRecord;
 pub use rules::RuleRecord;
 pub use silence::SilenceRecord;
 pub use users::UserRecord;
@@ -49,7 +51,9 @@ impl Management {
         conn.busy_timeout(Duration::from_secs(5)).map_err(Error::Management)?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(Error::Management)?;
-        for schema in [agents::SCHEMA, users::SCHEMA, whitelist::SCHEMA, rules::SCHEMA, silence::SCHEMA] {
+        for schema in
+            [agents::SCHEMA, users::SCHEMA, whitelist::SCHEMA, rules::SCHEMA, silence::SCHEMA, configs::SCHEMA]
+        {
             conn.execute_batch(schema).map_err(Error::Management)?;
         }
         Ok(Self { conn: Mutex::new(conn) })

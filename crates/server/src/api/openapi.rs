@@ -28,7 +28,8 @@ pub const BEARER: &str = "bearer_auth";
         (name = "whitelist", description = "Agents allowed to report when agent auth is on"),
         (name = "metrics", description = "Stored samples"),
         (name = "rules", description = "Alert rules"),
-        (name = "silence", description = "Periods in which notifications are held back")
+        (name = "silence", description = "Periods in which notifications are held back"),
+        (name = "system", description = "Configuration, storage and runtime settings")
     )
 )]
 pub struct ApiDoc;

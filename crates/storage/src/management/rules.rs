@@ -150,6 +150,10 @@ impl Management {
         })
     }
 
+    pub fn rule_count(&self) -> Result<i64> {
+        self.with(|c| c.query_row("SELECT COUNT(*) FROM alert_rules", [], |r| r.get(0)))
+    }
+
     pub fn delete_rule(&self, id: &str) -> Result<bool> {
         self.with(|c| c.execute("DELETE FROM alert_rules WHERE id = ?1", [id])).map(|n| n == 1)
     }
