@@ -8,6 +8,7 @@
 
 mod agents;
 pub mod auth;
+mod dictionaries;
 mod health;
 mod metrics;
 pub mod openapi;
@@ -96,6 +97,11 @@ fn documented_routes(state: Arc<AppState>) -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(system::cleanup))
         .routes(routes!(system::list_configs, system::create_config))
         .routes(routes!(system::get_config, system::update_config, system::delete_config))
+        .routes(routes!(dictionaries::list_types, dictionaries::create_type))
+        .routes(routes!(dictionaries::update_type, dictionaries::delete_type))
+        .routes(routes!(dictionaries::list_items))
+        .routes(routes!(dictionaries::create_item))
+        .routes(routes!(dictionaries::get_item, dictionaries::update_item, dictionaries::delete_item))
         // route_layer: unknown paths still answer 404, not 401.
         .route_layer(middleware::from_fn_with_state(state, auth::require_user));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())

@@ -80,6 +80,15 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
         seed_default_rules(&management).await?;
     }
     seed_runtime_settings(&management).await?;
+    {
+        let m = management.clone();
+        tokio::task::spawn_blocking(move || {
+            let (types, items) = crate::dictionaries::built_in();
+            m.sync_dictionaries(&types, &items, jiff::Timestamp::now().as_second())
+        })
+        .await?
+        .context("syncing the built-in dictionaries")?;
+    }
     let writer = Writer::start(WriterConfig { clock: clock.clone(), ..WriterConfig::new(&data_dir) })
         .with_context(|| format!("starting storage in {}", data_dir.display()))?;
     let tls = match &config.tls {

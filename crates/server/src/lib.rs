@@ -13,6 +13,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod dictionaries;
 pub mod grpc;
 pub mod rules;
 pub mod state;

@@ -16,19 +16,21 @@ const EXIT_USAGE: u8 = 64;
 
 const USAGE: &str = "usage: oxmon-server [config.toml]
        oxmon-server init-rules <config.toml> <rules.seed.json>
+       oxmon-server init-dictionaries <config.toml> <dictionaries.seed.json>
 
 Runs the oxmon server. Without an argument it reads config/server.toml if it
 exists, else runs on built-in defaults (gRPC :9090, REST :8080, data in ./data).
 Environment variables OXMON_SERVER_<KEY> and OXMON_SERVER_<SECTION>__<KEY>
 override config keys.
 
-init-rules inserts the rules of a seed file into the management database
-under the config's data_dir, skipping names that exist.";
+init-rules and init-dictionaries insert a seed file's entries into the
+management database under the config's data_dir, skipping existing ones.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let path = match args.as_slice() {
         [cmd, config, seed] if cmd == "init-rules" => return init_rules(config, seed),
+        [cmd, config, seed] if cmd == "init-dictionaries" => return init_dictionaries(config, seed),
         [cmd, ..] if cmd.starts_with("init-") => {
             eprintln!("oxmon-server: {cmd} needs a config file and a seed file\n{USAGE}");
             return ExitCode::from(EXIT_USAGE);
@@ -85,6 +87,20 @@ fn init_rules(config: &str, seed: &str) -> ExitCode {
         }
         Err(e) => {
             eprintln!("oxmon-server: init-rules: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn init_dictionaries(config: &str, seed: &str) -> ExitCode {
+    let vars: Vec<(String, String)> = std::env::vars().collect();
+    match oxmon_server::cli::init_dictionaries(config.as_ref(), seed.as_ref(), &vars) {
+        Ok((types, items, skipped)) => {
+            println!("inserted {types} types and {items} items, skipped {skipped} existing items");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("oxmon-server: init-dictionaries: {e:#}");
             ExitCode::from(EXIT_USAGE)
         }
     }

@@ -16,7 +16,11 @@ async fn operations(s: &TestServer) -> Vec<(Method, String, bool)> {
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
-            ops.push((method.to_uppercase().parse().unwrap(), path.replace("{id}", "1"), secured));
+            ops.push((
+                method.to_uppercase().parse().unwrap(),
+                path.replace("{id}", "1").replace("{dict_type}", "1"),
+                secured,
+            ));
         }
     }
     ops

@@ -102,3 +102,26 @@ fn init_rules_loads_a_seed_once_and_refuses_a_bad_one_whole() {
     let out = server().arg("init-rules").arg(&config).output().unwrap();
     assert_eq!(out.status.code(), Some(64), "missing seed argument");
 }
+
+#[test]
+fn init_dictionaries_inserts_or_ignores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("server.toml");
+    std::fs::write(&config, format!("data_dir = {:?}\n", tmp.path().join("data"))).unwrap();
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/dictionaries.seed.example.json");
+    let run = || server().arg("init-dictionaries").arg(&config).arg(seed).output().unwrap();
+    let out = run();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "inserted 1 types and 4 items, skipped 0 existing items");
+    let out = run();
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "inserted 0 types and 0 items, skipped 4 existing items");
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"dictionaries": [{"dict_type": "t", "dict_key": "k", "dict_label": "K", "extra_json": "{"}]}"#,
+    )
+    .unwrap();
+    let out = server().arg("init-dictionaries").arg(&config).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("dictionaries[0] (k): extra_json is not valid JSON"));
+}

@@ -45,6 +45,15 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/v1/system/configs/{id}"),
     ("put", "/v1/system/configs/{id}"),
     ("delete", "/v1/system/configs/{id}"),
+    ("get", "/v1/dictionaries/types"),
+    ("post", "/v1/dictionaries/types"),
+    ("put", "/v1/dictionaries/types/{dict_type}"),
+    ("delete", "/v1/dictionaries/types/{dict_type}"),
+    ("get", "/v1/dictionaries/type/{dict_type}"),
+    ("post", "/v1/dictionaries"),
+    ("get", "/v1/dictionaries/{id}"),
+    ("put", "/v1/dictionaries/{id}"),
+    ("delete", "/v1/dictionaries/{id}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -81,7 +90,7 @@ async fn every_operation_is_documented_and_every_documented_operation_is_routed(
     assert_eq!(documented_operations(&doc), expected);
 
     for (m, path) in OPERATIONS {
-        let concrete = path.replace("{id}", "x");
+        let concrete = path.replace("{id}", "x").replace("{dict_type}", "x");
         let (status, body) = s.call(m.to_uppercase().parse::<Method>().unwrap(), &concrete, Some(json!({}))).await;
         assert_ne!(status, 405, "{m} {path} is not routed");
         let unrouted = body["err_msg"].as_str().is_some_and(|msg| msg.starts_with("no route for"));
@@ -160,6 +169,9 @@ async fn real_responses_validate_against_the_document() {
         ("/v1/system/storage", "/v1/system/storage"),
         ("/v1/system/configs", "/v1/system/configs"),
         ("/v1/system/configs/{id}", "/v1/system/configs/missing"),
+        ("/v1/dictionaries/types", "/v1/dictionaries/types"),
+        ("/v1/dictionaries/type/{dict_type}", "/v1/dictionaries/type/severity"),
+        ("/v1/dictionaries/{id}", "/v1/dictionaries/missing"),
     ];
     for (documented, concrete) in gets {
         let (status, body, _) = s.get(concrete).await;
@@ -228,6 +240,23 @@ async fn real_responses_validate_against_the_document() {
     check(&doc, "put", "/v1/system/configs/{id}", status, &body);
     let (status, body) = s.call(Method::DELETE, &format!("/v1/system/configs/{first}"), None).await;
     check(&doc, "delete", "/v1/system/configs/{id}", status, &body);
+
+    let (status, body) = s
+        .call(Method::POST, "/v1/dictionaries", Some(json!({"dict_type": "t", "dict_key": "k", "dict_label": "K"})))
+        .await;
+    check(&doc, "post", "/v1/dictionaries", status, &body);
+    let item = body["data"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = s.call(Method::PUT, &format!("/v1/dictionaries/{item}"), Some(json!({"sort_order": 3}))).await;
+    check(&doc, "put", "/v1/dictionaries/{id}", status, &body);
+    let (status, body) = s.call(Method::DELETE, &format!("/v1/dictionaries/{item}"), None).await;
+    check(&doc, "delete", "/v1/dictionaries/{id}", status, &body);
+    let (status, body) =
+        s.call(Method::POST, "/v1/dictionaries/types", Some(json!({"dict_type": "u", "dict_type_label": "U"}))).await;
+    check(&doc, "post", "/v1/dictionaries/types", status, &body);
+    let (status, body) = s.call(Method::PUT, "/v1/dictionaries/types/u", Some(json!({"sort_order": 2}))).await;
+    check(&doc, "put", "/v1/dictionaries/types/{dict_type}", status, &body);
+    let (status, body) = s.call(Method::DELETE, "/v1/dictionaries/types/severity", None).await;
+    check(&doc, "delete", "/v1/dictionaries/types/{dict_type}", status, &body);
 
     let (status, body) = s.login("admin", ADMIN_PASSWORD).await;
     check(&doc, "post", "/v1/auth/login", status, &body);

@@ -8,6 +8,7 @@
 
 mod agents;
 mod configs;
+mod dictionaries;
 mod rules;
 mod silence;
 mod users;
@@ -22,6 +23,7 @@ use rusqlite::Connection;
 
 pub use agents::AgentRecord;
 pub use configs::ConfigRecord;
+pub use dictionaries::{DictItem, DictType, DictTypeSummary};
 pub use rules::RuleRecord;
 pub use silence::SilenceRecord;
 pub use users::UserRecord;
@@ -51,9 +53,15 @@ impl Management {
         conn.busy_timeout(Duration::from_secs(5)).map_err(Error::Management)?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(Error::Management)?;
-        for schema in
-            [agents::SCHEMA, users::SCHEMA, whitelist::SCHEMA, rules::SCHEMA, silence::SCHEMA, configs::SCHEMA]
-        {
+        for schema in [
+            agents::SCHEMA,
+            users::SCHEMA,
+            whitelist::SCHEMA,
+            rules::SCHEMA,
+            silence::SCHEMA,
+            configs::SCHEMA,
+            dictionaries::SCHEMA,
+        ] {
             conn.execute_batch(schema).map_err(Error::Management)?;
         }
         Ok(Self { conn: Mutex::new(conn) })

@@ -29,7 +29,8 @@ pub const BEARER: &str = "bearer_auth";
         (name = "metrics", description = "Stored samples"),
         (name = "rules", description = "Alert rules"),
         (name = "silence", description = "Periods in which notifications are held back"),
-        (name = "system", description = "Configuration, storage and runtime settings")
+        (name = "system", description = "Configuration, storage and runtime settings"),
+        (name = "dictionaries", description = "Named lists of constants for user interfaces")
     )
 )]
 pub struct ApiDoc;
