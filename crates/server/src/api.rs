@@ -7,6 +7,7 @@
 //! from the same registrations that serve the requests.
 
 mod agents;
+mod alerts;
 pub mod auth;
 mod dictionaries;
 mod health;
@@ -90,6 +91,11 @@ fn documented_routes(state: Arc<AppState>) -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(rules::list, rules::create))
         .routes(routes!(rules::get, rules::update, rules::delete))
         .routes(routes!(rules::enable))
+        .routes(routes!(alerts::history))
+        .routes(routes!(alerts::active))
+        .routes(routes!(alerts::summary))
+        .routes(routes!(alerts::acknowledge))
+        .routes(routes!(alerts::resolve))
         .routes(routes!(silence::list, silence::create))
         .routes(routes!(silence::delete))
         .routes(routes!(system::config))

@@ -34,6 +34,11 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("put", "/v1/alerts/rules/{id}"),
     ("delete", "/v1/alerts/rules/{id}"),
     ("put", "/v1/alerts/rules/{id}/enable"),
+    ("get", "/v1/alerts/history"),
+    ("get", "/v1/alerts/active"),
+    ("get", "/v1/alerts/summary"),
+    ("post", "/v1/alerts/history/{id}/acknowledge"),
+    ("post", "/v1/alerts/history/{id}/resolve"),
     ("get", "/v1/notifications/silence-windows"),
     ("post", "/v1/notifications/silence-windows"),
     ("delete", "/v1/notifications/silence-windows/{id}"),
@@ -172,6 +177,10 @@ async fn real_responses_validate_against_the_document() {
         ("/v1/dictionaries/types", "/v1/dictionaries/types"),
         ("/v1/dictionaries/type/{dict_type}", "/v1/dictionaries/type/severity"),
         ("/v1/dictionaries/{id}", "/v1/dictionaries/missing"),
+        ("/v1/alerts/history", "/v1/alerts/history"),
+        ("/v1/alerts/active", "/v1/alerts/active"),
+        ("/v1/alerts/summary", "/v1/alerts/summary"),
+        ("/v1/alerts/summary", "/v1/alerts/summary?hours=x"),
     ];
     for (documented, concrete) in gets {
         let (status, body, _) = s.get(concrete).await;
@@ -257,6 +266,11 @@ async fn real_responses_validate_against_the_document() {
     check(&doc, "put", "/v1/dictionaries/types/{dict_type}", status, &body);
     let (status, body) = s.call(Method::DELETE, "/v1/dictionaries/types/severity", None).await;
     check(&doc, "delete", "/v1/dictionaries/types/{dict_type}", status, &body);
+
+    let (status, body) = s.call(Method::POST, "/v1/alerts/history/missing/acknowledge", None).await;
+    check(&doc, "post", "/v1/alerts/history/{id}/acknowledge", status, &body);
+    let (status, body) = s.call(Method::POST, "/v1/alerts/history/missing/resolve", None).await;
+    check(&doc, "post", "/v1/alerts/history/{id}/resolve", status, &body);
 
     let (status, body) = s.login("admin", ADMIN_PASSWORD).await;
     check(&doc, "post", "/v1/auth/login", status, &body);

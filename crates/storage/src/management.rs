@@ -7,6 +7,7 @@
 //! a blocking thread.
 
 mod agents;
+mod alerts;
 mod configs;
 mod dictionaries;
 mod rules;
@@ -22,6 +23,9 @@ use rand::RngCore;
 use rusqlite::Connection;
 
 pub use agents::AgentRecord;
+pub use alerts::{
+    AlertEvent, AlertFilter, AlertSummary, STATUS_ACKNOWLEDGED, STATUS_OPEN, STATUS_RESOLVED, Transition,
+};
 pub use configs::ConfigRecord;
 pub use dictionaries::{DictItem, DictType, DictTypeSummary};
 pub use rules::RuleRecord;
@@ -61,6 +65,7 @@ impl Management {
             silence::SCHEMA,
             configs::SCHEMA,
             dictionaries::SCHEMA,
+            alerts::SCHEMA,
         ] {
             conn.execute_batch(schema).map_err(Error::Management)?;
         }

@@ -28,6 +28,7 @@ pub const BEARER: &str = "bearer_auth";
         (name = "whitelist", description = "Agents allowed to report when agent auth is on"),
         (name = "metrics", description = "Stored samples"),
         (name = "rules", description = "Alert rules"),
+        (name = "alerts", description = "Alert events"),
         (name = "silence", description = "Periods in which notifications are held back"),
         (name = "system", description = "Configuration, storage and runtime settings"),
         (name = "dictionaries", description = "Named lists of constants for user interfaces")

@@ -1,0 +1,297 @@
+//! Alert events: what the engine fired (and recoveries), with their
+//! acknowledgement state. Kept in the management database, so metric
+//! retention never deletes alert history.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Management, new_id, to_i64};
+use crate::error::Result;
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS alert_events (
+    id                    TEXT PRIMARY KEY,
+    rule_id               TEXT NOT NULL,
+    rule_name             TEXT NOT NULL,
+    agent_id              TEXT NOT NULL,
+    metric_name           TEXT NOT NULL,
+    severity              TEXT NOT NULL,
+    message               TEXT NOT NULL,
+    value                 REAL NOT NULL,
+    threshold             REAL NOT NULL,
+    timestamp_ms          INTEGER NOT NULL,
+    predicted_breach_ms   INTEGER,
+    status                INTEGER NOT NULL DEFAULT 1,
+    labels                TEXT NOT NULL DEFAULT '{}',
+    first_triggered_at_ms INTEGER,
+    created_at            INTEGER NOT NULL,
+    updated_at            INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alert_events_time ON alert_events (timestamp_ms);
+CREATE INDEX IF NOT EXISTS alert_events_status ON alert_events (status, timestamp_ms);
+";
+
+/// Status codes of the API: 1 open, 2 acknowledged, 3 resolved/recovered.
+pub const STATUS_OPEN: i64 = 1;
+pub const STATUS_ACKNOWLEDGED: i64 = 2;
+pub const STATUS_RESOLVED: i64 = 3;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertEvent {
+    pub id: String,
+    pub rule_id: String,
+    pub rule_name: String,
+    pub agent_id: String,
+    pub metric_name: String,
+    pub severity: String,
+    pub message: String,
+    pub value: f64,
+    pub threshold: f64,
+    pub timestamp_ms: i64,
+    pub predicted_breach_ms: Option<i64>,
+    pub status: i64,
+    /// JSON object text.
+    pub labels: String,
+    pub first_triggered_at_ms: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Filters of [`Management::alert_history`].
+#[derive(Clone, Debug, Default)]
+pub struct AlertFilter {
+    pub agent_id: Option<String>,
+    pub severity: Option<String>,
+    pub from_ms: i64,
+    pub to_ms: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertSummary {
+    pub total: i64,
+    pub by_severity: BTreeMap<String, i64>,
+    pub by_rule: BTreeMap<String, i64>,
+    pub by_agent: BTreeMap<String, i64>,
+    pub by_metric: BTreeMap<String, i64>,
+    pub active_count: i64,
+    pub recovered_count: i64,
+}
+
+/// Result of an acknowledge/resolve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transition {
+    Done,
+    NotFound,
+    AlreadyResolved,
+}
+
+const COLUMNS: &str = "id, rule_id, rule_name, agent_id, metric_name, severity, message, value, threshold, timestamp_ms, predicted_breach_ms, status, labels, first_triggered_at_ms, created_at, updated_at";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertEvent> {
+    Ok(AlertEvent {
+        id: r.get(0)?,
+        rule_id: r.get(1)?,
+        rule_name: r.get(2)?,
+        agent_id: r.get(3)?,
+        metric_name: r.get(4)?,
+        severity: r.get(5)?,
+        message: r.get(6)?,
+        value: r.get(7)?,
+        threshold: r.get(8)?,
+        timestamp_ms: r.get(9)?,
+        predicted_breach_ms: r.get(10)?,
+        status: r.get(11)?,
+        labels: r.get(12)?,
+        first_triggered_at_ms: r.get(13)?,
+        created_at: r.get(14)?,
+        updated_at: r.get(15)?,
+    })
+}
+
+impl Management {
+    /// Stores events (id and times set here when empty); returns them.
+    pub fn insert_alert_events(&self, events: Vec<AlertEvent>, now_s: i64) -> Result<Vec<AlertEvent>> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let mut out = Vec::with_capacity(events.len());
+            {
+                let mut stmt = tx.prepare_cached(&format!(
+                    "INSERT INTO alert_events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+                ))?;
+                for mut e in events {
+                    if e.id.is_empty() {
+                        e.id = new_id();
+                    }
+                    e.created_at = now_s;
+                    e.updated_at = now_s;
+                    stmt.execute(params![
+                        e.id,
+                        e.rule_id,
+                        e.rule_name,
+                        e.agent_id,
+                        e.metric_name,
+                        e.severity,
+                        e.message,
+                        e.value,
+                        e.threshold,
+                        e.timestamp_ms,
+                        e.predicted_breach_ms,
+                        e.status,
+                        e.labels,
+                        e.first_triggered_at_ms,
+                        e.created_at,
+                        e.updated_at
+                    ])?;
+                    out.push(e);
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    /// Events in a time range, newest first, paged in SQL.
+    pub fn alert_history(&self, f: &AlertFilter, limit: usize, offset: usize) -> Result<Vec<AlertEvent>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM alert_events
+                  WHERE timestamp_ms BETWEEN ?1 AND ?2 AND (?3 IS NULL OR agent_id = ?3) AND (?4 IS NULL OR severity = ?4)
+                  ORDER BY timestamp_ms DESC, rowid DESC LIMIT ?5 OFFSET ?6"
+            ))?;
+            let rows = stmt.query_map(
+                params![f.from_ms, f.to_ms, f.agent_id, f.severity, to_i64(limit), to_i64(offset)],
+                row,
+            )?;
+            rows.collect()
+        })
+    }
+
+    /// Open or acknowledged events since `since_ms`, newest first.
+    pub fn active_alerts(&self, since_ms: i64, limit: usize, offset: usize) -> Result<Vec<AlertEvent>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM alert_events WHERE status IN (1, 2) AND timestamp_ms >= ?1
+                  ORDER BY timestamp_ms DESC, rowid DESC LIMIT ?2 OFFSET ?3"
+            ))?;
+            let rows = stmt.query_map(params![since_ms, to_i64(limit), to_i64(offset)], row)?;
+            rows.collect()
+        })
+    }
+
+    pub fn alert_event(&self, id: &str) -> Result<Option<AlertEvent>> {
+        self.with(|c| c.query_row(&format!("SELECT {COLUMNS} FROM alert_events WHERE id = ?1"), [id], row).optional())
+    }
+
+    /// Open → acknowledged (acknowledging twice is fine; a resolved event
+    /// cannot be acknowledged).
+    pub fn acknowledge_alert(&self, id: &str, now_s: i64) -> Result<Transition> {
+        self.transition(id, STATUS_ACKNOWLEDGED, now_s)
+    }
+
+    /// Any → resolved (idempotent).
+    pub fn resolve_alert(&self, id: &str, now_s: i64) -> Result<Transition> {
+        self.transition(id, STATUS_RESOLVED, now_s)
+    }
+
+    fn transition(&self, id: &str, to: i64, now_s: i64) -> Result<Transition> {
+        let Some(event) = self.alert_event(id)? else { return Ok(Transition::NotFound) };
+        if event.status == STATUS_RESOLVED && to != STATUS_RESOLVED {
+            return Ok(Transition::AlreadyResolved);
+        }
+        self.with(|c| {
+            c.execute("UPDATE alert_events SET status = ?2, updated_at = ?3 WHERE id = ?1", params![id, to, now_s])
+        })?;
+        Ok(Transition::Done)
+    }
+
+    /// Counts of events since `since_ms`.
+    pub fn alert_summary(&self, since_ms: i64) -> Result<AlertSummary> {
+        self.with(|c| {
+            let mut s = AlertSummary::default();
+            let mut stmt = c.prepare(
+                "SELECT severity, rule_id, agent_id, metric_name, status FROM alert_events WHERE timestamp_ms >= ?1",
+            )?;
+            let mut rows = stmt.query([since_ms])?;
+            while let Some(r) = rows.next()? {
+                let (sev, rule, agent, metric, status): (String, String, String, String, i64) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+                s.total += 1;
+                *s.by_severity.entry(sev).or_default() += 1;
+                *s.by_rule.entry(rule).or_default() += 1;
+                *s.by_agent.entry(agent).or_default() += 1;
+                *s.by_metric.entry(metric).or_default() += 1;
+                if status == STATUS_RESOLVED {
+                    s.recovered_count += 1;
+                } else {
+                    s.active_count += 1;
+                }
+            }
+            Ok(s)
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn event(rule: &str, agent: &str, severity: &str, ts: i64, status: i64) -> AlertEvent {
+    AlertEvent {
+        id: String::new(),
+        rule_id: rule.into(),
+        rule_name: format!("rule {rule}"),
+        agent_id: agent.into(),
+        metric_name: "cpu.usage".into(),
+        severity: severity.into(),
+        message: "cpu.usage has been above 90.0".into(),
+        value: 95.0,
+        threshold: 90.0,
+        timestamp_ms: ts,
+        predicted_breach_ms: None,
+        status,
+        labels: "{}".into(),
+        first_triggered_at_ms: Some(ts),
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_filtered_paged_acknowledged_and_resolved() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Management::open(dir.path()).unwrap();
+        let stored = m
+            .insert_alert_events(
+                vec![
+                    event("r1", "a", "critical", 1_000, STATUS_OPEN),
+                    event("r1", "b", "warning", 2_000, STATUS_OPEN),
+                    event("r2", "a", "critical", 3_000, STATUS_RESOLVED),
+                ],
+                5,
+            )
+            .unwrap();
+        let all = AlertFilter { from_ms: 0, to_ms: 10_000, ..Default::default() };
+        let ts: Vec<i64> = m.alert_history(&all, 10, 0).unwrap().iter().map(|e| e.timestamp_ms).collect();
+        assert_eq!(ts, [3_000, 2_000, 1_000]);
+        let a_crit = AlertFilter { agent_id: Some("a".into()), severity: Some("critical".into()), ..all.clone() };
+        assert_eq!(m.alert_history(&a_crit, 10, 0).unwrap().len(), 2);
+        assert_eq!(m.alert_history(&all, 1, 1).unwrap()[0].timestamp_ms, 2_000);
+        assert_eq!(m.active_alerts(0, 10, 0).unwrap().len(), 2, "resolved ones are not active");
+
+        let (first, resolved) = (&stored[0].id, &stored[2].id);
+        assert_eq!(m.acknowledge_alert(first, 6).unwrap(), Transition::Done);
+        assert_eq!(m.alert_event(first).unwrap().unwrap().status, STATUS_ACKNOWLEDGED);
+        assert_eq!(m.acknowledge_alert(resolved, 6).unwrap(), Transition::AlreadyResolved);
+        assert_eq!(m.resolve_alert(first, 7).unwrap(), Transition::Done);
+        assert_eq!(m.resolve_alert(first, 7).unwrap(), Transition::Done, "idempotent");
+        assert_eq!(m.resolve_alert("nope", 7).unwrap(), Transition::NotFound);
+
+        let s = m.alert_summary(0).unwrap();
+        assert_eq!((s.total, s.active_count, s.recovered_count), (3, 1, 2));
+        assert_eq!(s.by_severity["critical"], 2);
+        assert_eq!(s.by_rule["r1"], 2);
+        assert_eq!(m.alert_summary(2_500).unwrap().total, 1);
+    }
+}
