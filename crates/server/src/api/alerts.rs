@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppStateRef;
 use super::metrics::LabelsJson;
 use super::openapi::{EmptyEnvelope, Envelope};
-use super::params::{PageParams, rfc3339, time_range};
+use super::params::{PageParams, TimeRange, rfc3339};
 use super::response::{ApiError, ApiOk, ApiQuery, ApiResult, code};
 
 const DAY_MS: i64 = 86_400_000;
@@ -63,46 +63,6 @@ impl From<AlertEvent> for EventItem {
     }
 }
 
-/// History item (0.1's subset, plus the rule name and labels).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HistoryItem {
-    id: String,
-    rule_id: String,
-    rule_name: String,
-    agent_id: String,
-    metric_name: String,
-    severity: String,
-    message: String,
-    value: f64,
-    threshold: f64,
-    timestamp: String,
-    predicted_breach: Option<String>,
-    status: i64,
-    #[schema(value_type = std::collections::HashMap<String, String>)]
-    labels: LabelsJson,
-}
-
-impl From<AlertEvent> for HistoryItem {
-    fn from(e: AlertEvent) -> Self {
-        let full = EventItem::from(e);
-        Self {
-            id: full.id,
-            rule_id: full.rule_id,
-            rule_name: full.rule_name,
-            agent_id: full.agent_id,
-            metric_name: full.metric_name,
-            severity: full.severity,
-            message: full.message,
-            value: full.value,
-            threshold: full.threshold,
-            timestamp: full.timestamp,
-            predicted_breach: full.predicted_breach,
-            status: full.status,
-            labels: full.labels,
-        }
-    }
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
@@ -113,32 +73,26 @@ pub struct HistoryParams {
     #[serde(rename = "severity__eq")]
     #[param(rename = "severity__eq")]
     severity: Option<String>,
-    /// From (RFC 3339); default `timestamp__lte` minus one day.
-    #[serde(rename = "timestamp__gte")]
-    #[param(rename = "timestamp__gte")]
-    from: Option<String>,
-    /// To (RFC 3339); default now.
-    #[serde(rename = "timestamp__lte")]
-    #[param(rename = "timestamp__lte")]
-    to: Option<String>,
 }
 
-/// Alert events in a range (default: the last day), newest first.
-#[utoipa::path(get, path = "/alerts/history", tag = "alerts", params(HistoryParams, PageParams),
+/// Alert events in a range (default: the last day), newest first. Items
+/// are full events (0.1 returned a subset of these fields).
+#[utoipa::path(get, path = "/alerts/history", tag = "alerts", params(HistoryParams, TimeRange, PageParams),
     security(("bearer_auth" = [])), responses(
-        (status = 200, description = "Events", body = Envelope<Vec<HistoryItem>>),
+        (status = 200, description = "Events", body = Envelope<Vec<EventItem>>),
         (status = 400, description = "Bad parameter", body = EmptyEnvelope),
         (status = 401, description = "No valid token", body = EmptyEnvelope)))]
 pub async fn history(
     state: AppStateRef,
     ApiQuery(q): ApiQuery<HistoryParams>,
+    ApiQuery(range): ApiQuery<TimeRange>,
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult {
     let page = p.page()?;
     if let Some(sev) = q.severity.as_deref().filter(|s| !s.is_empty()) {
         sev.parse::<oxmon_common::rule::Severity>().map_err(ApiError::bad_request)?;
     }
-    let (from_ms, to_ms) = time_range(q.from.as_deref(), q.to.as_deref(), state.clock.now_ms(), DAY_MS)?;
+    let (from_ms, to_ms) = range.resolve(state.clock.now_ms(), DAY_MS)?;
     let filter = AlertFilter {
         agent_id: q.agent_id.filter(|s| !s.is_empty()),
         severity: q.severity.filter(|s| !s.is_empty()).map(|s| s.to_ascii_lowercase()),
@@ -149,7 +103,7 @@ pub async fn history(
         .management(move |m| m.alert_history(&filter, page.limit, page.offset))
         .await
         .map_err(|e| ApiError::storage(&e))?;
-    Ok(ApiOk::data(events.into_iter().map(HistoryItem::from).collect::<Vec<_>>()))
+    Ok(ApiOk::data(events.into_iter().map(EventItem::from).collect::<Vec<_>>()))
 }
 
 /// Open and acknowledged alerts of the last 7 days, newest first.

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppStateRef;
 use super::openapi::{EmptyEnvelope, Envelope};
-use super::params::{PageParams, required, rfc3339, time_range};
+use super::params::{PageParams, TimeRange, required, rfc3339};
 use super::response::{ApiError, ApiOk, ApiQuery, ApiResult};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -34,14 +34,6 @@ pub struct ListParams {
     #[serde(rename = "metric_name__eq")]
     #[param(rename = "metric_name__eq")]
     metric_name: Option<String>,
-    /// From (RFC 3339, inclusive); default `timestamp__lte` minus one hour.
-    #[serde(rename = "timestamp__gte")]
-    #[param(rename = "timestamp__gte")]
-    from: Option<String>,
-    /// To (RFC 3339, inclusive); default now.
-    #[serde(rename = "timestamp__lte")]
-    #[param(rename = "timestamp__lte")]
-    to: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -60,8 +52,9 @@ pub struct MetricItem {
     created_at: String,
 }
 
-/// Samples, newest first, paged in SQL partition by partition.
-#[utoipa::path(get, path = "/metrics", tag = "metrics", params(ListParams, PageParams),
+/// Samples, newest first (default: the last hour), paged in SQL partition
+/// by partition.
+#[utoipa::path(get, path = "/metrics", tag = "metrics", params(ListParams, TimeRange, PageParams),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Samples", body = Envelope<Vec<MetricItem>>),
         (status = 400, description = "Bad parameter", body = EmptyEnvelope),
@@ -70,10 +63,11 @@ pub struct MetricItem {
 pub async fn list(
     state: AppStateRef,
     ApiQuery(q): ApiQuery<ListParams>,
+    ApiQuery(range): ApiQuery<TimeRange>,
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult {
     let page = p.page()?;
-    let (from, to) = time_range(q.from.as_deref(), q.to.as_deref(), state.clock.now_ms(), HOUR_MS)?;
+    let (from, to) = range.resolve(state.clock.now_ms(), HOUR_MS)?;
     let query = SampleQuery {
         agent_id: q.agent_id.filter(|s| !s.is_empty()),
         metric_name: q.metric_name.filter(|s| !s.is_empty()),
@@ -108,43 +102,29 @@ fn sample_id(agent: &str, metric: &str, labels: &Labels, ts: i64) -> String {
     format!("{ts}-{:016x}", h.finish())
 }
 
-/// A time range (default: the last 24 hours).
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct RangeParams {
-    /// From (RFC 3339, inclusive); default `timestamp__lte` minus 24 hours.
-    #[serde(rename = "timestamp__gte")]
-    #[param(rename = "timestamp__gte")]
-    from: Option<String>,
-    /// To (RFC 3339, inclusive); default now.
-    #[serde(rename = "timestamp__lte")]
-    #[param(rename = "timestamp__lte")]
-    to: Option<String>,
-}
-
-/// Metric names with data in the range's days, sorted.
-#[utoipa::path(get, path = "/metrics/names", tag = "metrics", params(RangeParams, PageParams),
+/// Metric names with data in the range's days (default: the last 24 hours), sorted.
+#[utoipa::path(get, path = "/metrics/names", tag = "metrics", params(TimeRange, PageParams),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Names", body = Envelope<Vec<String>>),
         (status = 400, description = "Bad parameter", body = EmptyEnvelope),
         (status = 401, description = "No valid token", body = EmptyEnvelope)))]
-pub async fn names(state: AppStateRef, q: ApiQuery<RangeParams>, p: ApiQuery<PageParams>) -> ApiResult {
+pub async fn names(state: AppStateRef, q: ApiQuery<TimeRange>, p: ApiQuery<PageParams>) -> ApiResult {
     distinct(state, q.0, p.0, SeriesField::MetricName).await
 }
 
-/// Agent ids with data in the range's days, sorted.
-#[utoipa::path(get, path = "/metrics/agents", tag = "metrics", params(RangeParams, PageParams),
+/// Agent ids with data in the range's days (default: the last 24 hours), sorted.
+#[utoipa::path(get, path = "/metrics/agents", tag = "metrics", params(TimeRange, PageParams),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Agent ids", body = Envelope<Vec<String>>),
         (status = 400, description = "Bad parameter", body = EmptyEnvelope),
         (status = 401, description = "No valid token", body = EmptyEnvelope)))]
-pub async fn agents(state: AppStateRef, q: ApiQuery<RangeParams>, p: ApiQuery<PageParams>) -> ApiResult {
+pub async fn agents(state: AppStateRef, q: ApiQuery<TimeRange>, p: ApiQuery<PageParams>) -> ApiResult {
     distinct(state, q.0, p.0, SeriesField::AgentId).await
 }
 
-async fn distinct(state: AppStateRef, q: RangeParams, p: PageParams, field: SeriesField) -> ApiResult {
+async fn distinct(state: AppStateRef, range: TimeRange, p: PageParams, field: SeriesField) -> ApiResult {
     let page = p.page()?;
-    let (from, to) = time_range(q.from.as_deref(), q.to.as_deref(), state.clock.now_ms(), DAY_MS)?;
+    let (from, to) = range.resolve(state.clock.now_ms(), DAY_MS)?;
     let values = state
         .read(move |r| r.distinct(field, from, to, page.limit, page.offset))
         .await
@@ -152,7 +132,7 @@ async fn distinct(state: AppStateRef, q: RangeParams, p: PageParams, field: Seri
     Ok(ApiOk::data(values))
 }
 
-/// One agent's metric over a range (default: the last hour).
+/// One agent's metric.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SeriesParams {
@@ -160,22 +140,14 @@ pub struct SeriesParams {
     agent_id: Option<String>,
     /// Required.
     metric_name: Option<String>,
-    /// From (RFC 3339, inclusive); default `timestamp__lte` minus one hour.
-    #[serde(rename = "timestamp__gte")]
-    #[param(rename = "timestamp__gte")]
-    from: Option<String>,
-    /// To (RFC 3339, inclusive); default now.
-    #[serde(rename = "timestamp__lte")]
-    #[param(rename = "timestamp__lte")]
-    to: Option<String>,
 }
 
 impl SeriesParams {
     /// The required agent and metric, and the range (default: the last hour).
-    fn resolve(&self, now_ms: i64) -> Result<(String, String, i64, i64), ApiError> {
+    fn resolve(&self, range: &TimeRange, now_ms: i64) -> Result<(String, String, i64, i64), ApiError> {
         let agent = required("agent_id", self.agent_id.as_deref())?.to_owned();
         let metric = required("metric_name", self.metric_name.as_deref())?.to_owned();
-        let (from, to) = time_range(self.from.as_deref(), self.to.as_deref(), now_ms, HOUR_MS)?;
+        let (from, to) = range.resolve(now_ms, HOUR_MS)?;
         Ok((agent, metric, from, to))
     }
 }
@@ -190,13 +162,17 @@ pub struct SummaryData {
 
 /// Min, max, average and count of one agent's metric (all label sets); all
 /// zero without data.
-#[utoipa::path(get, path = "/metrics/summary", tag = "metrics", params(SeriesParams),
+#[utoipa::path(get, path = "/metrics/summary", tag = "metrics", params(SeriesParams, TimeRange),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Summary", body = Envelope<SummaryData>),
         (status = 400, description = "Missing agent_id or metric_name, or a bad time", body = EmptyEnvelope),
         (status = 401, description = "No valid token", body = EmptyEnvelope)))]
-pub async fn summary(state: AppStateRef, ApiQuery(q): ApiQuery<SeriesParams>) -> ApiResult {
-    let (agent, metric, from, to) = q.resolve(state.clock.now_ms())?;
+pub async fn summary(
+    state: AppStateRef,
+    ApiQuery(q): ApiQuery<SeriesParams>,
+    ApiQuery(range): ApiQuery<TimeRange>,
+) -> ApiResult {
+    let (agent, metric, from, to) = q.resolve(&range, state.clock.now_ms())?;
     let s = state.read(move |r| r.summary(&agent, &metric, from, to)).await.map_err(|e| ApiError::storage(&e))?;
     Ok(ApiOk::data(SummaryData { min: s.min, max: s.max, avg: s.avg, count: s.count }))
 }
@@ -214,13 +190,17 @@ pub struct SeriesItem {
 
 /// Every point of each series of one agent's metric in the range (default:
 /// the last hour, at most 31 days), unpaged. Added in 0.2.
-#[utoipa::path(get, path = "/metrics/series", tag = "metrics", params(SeriesParams),
+#[utoipa::path(get, path = "/metrics/series", tag = "metrics", params(SeriesParams, TimeRange),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Series", body = Envelope<Vec<SeriesItem>>),
         (status = 400, description = "Missing parameter, bad time, or a range over 31 days", body = EmptyEnvelope),
         (status = 401, description = "No valid token", body = EmptyEnvelope)))]
-pub async fn series(state: AppStateRef, ApiQuery(q): ApiQuery<SeriesParams>) -> ApiResult {
-    let (agent, metric, from, to) = q.resolve(state.clock.now_ms())?;
+pub async fn series(
+    state: AppStateRef,
+    ApiQuery(q): ApiQuery<SeriesParams>,
+    ApiQuery(range): ApiQuery<TimeRange>,
+) -> ApiResult {
+    let (agent, metric, from, to) = q.resolve(&range, state.clock.now_ms())?;
     if to - from > 31 * DAY_MS {
         return Err(ApiError::bad_request("the range of /v1/metrics/series is limited to 31 days"));
     }

@@ -47,6 +47,28 @@ fn parse_count(name: &str, raw: Option<&str>) -> Result<Option<usize>, ApiError>
         .map_err(|_| ApiError::bad_request(format!("{name} must be a non-negative integer, got {raw:?}")))
 }
 
+/// `timestamp__gte` / `timestamp__lte` (RFC 3339, inclusive); each endpoint
+/// documents its default span.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TimeRange {
+    /// From (RFC 3339, inclusive); default `timestamp__lte` minus the endpoint's default span.
+    #[serde(rename = "timestamp__gte")]
+    #[param(rename = "timestamp__gte")]
+    pub from: Option<String>,
+    /// To (RFC 3339, inclusive); default now.
+    #[serde(rename = "timestamp__lte")]
+    #[param(rename = "timestamp__lte")]
+    pub to: Option<String>,
+}
+
+impl TimeRange {
+    /// The range in Unix milliseconds.
+    pub fn resolve(&self, now_ms: i64, default_span_ms: i64) -> Result<(i64, i64), ApiError> {
+        time_range(self.from.as_deref(), self.to.as_deref(), now_ms, default_span_ms)
+    }
+}
+
 /// Parses an RFC 3339 instant to Unix milliseconds.
 pub fn parse_time(name: &str, raw: Option<&str>) -> Result<Option<i64>, ApiError> {
     let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
@@ -58,12 +80,7 @@ pub fn parse_time(name: &str, raw: Option<&str>) -> Result<Option<i64>, ApiError
 }
 
 /// A `[gte, lte]` range; `lte` defaults to now and `gte` to `lte - default_span_ms`.
-pub fn time_range(
-    gte: Option<&str>,
-    lte: Option<&str>,
-    now_ms: i64,
-    default_span_ms: i64,
-) -> Result<(i64, i64), ApiError> {
+fn time_range(gte: Option<&str>, lte: Option<&str>, now_ms: i64, default_span_ms: i64) -> Result<(i64, i64), ApiError> {
     let to = parse_time("timestamp__lte", lte)?.unwrap_or(now_ms);
     let from = parse_time("timestamp__gte", gte)?.unwrap_or(to - default_span_ms);
     Ok((from, to))
