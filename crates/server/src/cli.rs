@@ -40,3 +40,73 @@ pub fn init_dictionaries(
     crate::dictionaries::apply_seed(&m, seed, jiff::Timestamp::now().as_second())
         .map_err(|e| anyhow::anyhow!("{}: {e}", seed_path.display()))
 }
+
+/// A system-configs seed file (oxmon 0.1's format).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigSeed {
+    configs: Vec<SeedConfig>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedConfig {
+    config_key: String,
+    config_type: String,
+    provider: Option<String>,
+    display_name: String,
+    description: Option<String>,
+    config: serde_json::Value,
+    enabled: Option<bool>,
+}
+
+/// `oxmon-server init-configs <config.toml> <seed.json>`: inserts rows
+/// whose key does not exist yet; returns (inserted, skipped). Runtime rows
+/// are checked like the API checks them; other types (0.1's legacy rows)
+/// are stored as given and shown redacted.
+pub fn init_configs(config_path: &Path, seed_path: &Path, vars: &[(String, String)]) -> anyhow::Result<(usize, usize)> {
+    use oxmon_common::settings::RuntimeSetting;
+    use oxmon_storage::management::{ConfigRecord, Write};
+
+    let config = ServerConfig::load(Some(config_path), vars)?;
+    let text = std::fs::read_to_string(seed_path).with_context(|| format!("reading {}", seed_path.display()))?;
+    let seed: ConfigSeed = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not a system configs seed file: {e}", seed_path.display()))?;
+    let mut rows = Vec::with_capacity(seed.configs.len());
+    for (i, c) in seed.configs.into_iter().enumerate() {
+        let at = |m: String| anyhow::anyhow!("{}: configs[{i}] ({}): {m}", seed_path.display(), c.config_key);
+        if c.config_key.trim().is_empty() || c.display_name.trim().is_empty() {
+            return Err(at("config_key and display_name are required".into()));
+        }
+        if !c.config.is_object() {
+            return Err(at("config must be a JSON object".into()));
+        }
+        if c.config_type == "runtime" {
+            let setting = RuntimeSetting::find(&c.config_key).ok_or_else(|| at("unknown runtime setting".into()))?;
+            setting.check(&c.config).map_err(at)?;
+        }
+        rows.push(ConfigRecord {
+            id: String::new(),
+            config_key: c.config_key.trim().to_owned(),
+            config_type: c.config_type,
+            provider: c.provider,
+            display_name: c.display_name,
+            description: c.description,
+            config_json: c.config.to_string(),
+            enabled: c.enabled.unwrap_or(true),
+            created_at: 0,
+            updated_at: 0,
+        });
+    }
+    let m = Management::open(&config.data_dir)
+        .with_context(|| format!("opening the management database in {}", config.data_dir.display()))?;
+    let now = jiff::Timestamp::now().as_second();
+    let (mut inserted, mut skipped) = (0, 0);
+    for row in rows {
+        match m.create_config(row, now)? {
+            Write::Done(_) => inserted += 1,
+            _ => skipped += 1,
+        }
+    }
+    Ok((inserted, skipped))
+}

@@ -17,13 +17,14 @@ const EXIT_USAGE: u8 = 64;
 const USAGE: &str = "usage: oxmon-server [config.toml]
        oxmon-server init-rules <config.toml> <rules.seed.json>
        oxmon-server init-dictionaries <config.toml> <dictionaries.seed.json>
+       oxmon-server init-configs <config.toml> <configs.seed.json>
 
 Runs the oxmon server. Without an argument it reads config/server.toml if it
 exists, else runs on built-in defaults (gRPC :9090, REST :8080, data in ./data).
 Environment variables OXMON_SERVER_<KEY> and OXMON_SERVER_<SECTION>__<KEY>
 override config keys.
 
-init-rules and init-dictionaries insert a seed file's entries into the
+init-rules, init-dictionaries and init-configs insert a seed file's entries into the
 management database under the config's data_dir, skipping existing ones.";
 
 fn main() -> ExitCode {
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
     let path = match args.as_slice() {
         [cmd, config, seed] if cmd == "init-rules" => return init_rules(config, seed),
         [cmd, config, seed] if cmd == "init-dictionaries" => return init_dictionaries(config, seed),
+        [cmd, config, seed] if cmd == "init-configs" => return init_configs(config, seed),
         [cmd, ..] if cmd.starts_with("init-") => {
             eprintln!("oxmon-server: {cmd} needs a config file and a seed file\n{USAGE}");
             return ExitCode::from(EXIT_USAGE);
@@ -101,6 +103,20 @@ fn init_dictionaries(config: &str, seed: &str) -> ExitCode {
         }
         Err(e) => {
             eprintln!("oxmon-server: init-dictionaries: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn init_configs(config: &str, seed: &str) -> ExitCode {
+    let vars: Vec<(String, String)> = std::env::vars().collect();
+    match oxmon_server::cli::init_configs(config.as_ref(), seed.as_ref(), &vars) {
+        Ok((inserted, skipped)) => {
+            println!("inserted {inserted} configs, skipped {skipped} existing");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("oxmon-server: init-configs: {e:#}");
             ExitCode::from(EXIT_USAGE)
         }
     }

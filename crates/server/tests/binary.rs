@@ -125,3 +125,30 @@ fn init_dictionaries_inserts_or_ignores() {
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8(out.stderr).unwrap().contains("dictionaries[0] (k): extra_json is not valid JSON"));
 }
+
+#[test]
+fn init_configs_inserts_new_keys_and_checks_runtime_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("server.toml");
+    std::fs::write(&config, format!("data_dir = {:?}\n", tmp.path().join("data"))).unwrap();
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/configs.seed.example.json");
+    let run = |seed: &std::path::Path| server().arg("init-configs").arg(&config).arg(seed).output().unwrap();
+    let out = run(seed.as_ref());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "inserted 2 configs, skipped 0 existing");
+    let out = run(seed.as_ref());
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "inserted 0 configs, skipped 2 existing");
+
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"configs": [{"config_key": "legacy_sms", "config_type": "sms", "display_name": "sms", "config": {"api_key": "k"}},
+                        {"config_key": "notification_log_retention", "config_type": "runtime", "display_name": "x", "config": {"value": -1}}]}"#,
+    )
+    .unwrap();
+    let out = run(&bad);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("configs[1] (notification_log_retention)"));
+    let m = oxmon_storage::management::Management::open(&tmp.path().join("data")).unwrap();
+    assert!(m.config_by_key("legacy_sms").unwrap().is_none(), "a bad file inserts nothing");
+}
