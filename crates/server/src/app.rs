@@ -60,35 +60,12 @@ impl std::fmt::Debug for StartOptions {
 pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Result<RunningServer> {
     let clock: Clock = options.clock.unwrap_or_else(|| Arc::new(system_now_ms));
     let data_dir = config.data_dir.clone();
-    let fresh_install = !data_dir.join(oxmon_storage::MANAGEMENT_DB).exists();
-    let management = {
-        let dir = data_dir.clone();
-        tokio::task::spawn_blocking(move || Management::open(&dir))
-            .await?
-            .with_context(|| format!("opening the management database in {}", data_dir.display()))?
+    let prepared = {
+        let (config, now_s) = (config.clone(), clock() / 1000);
+        tokio::task::spawn_blocking(move || prepare_management(&config, now_s)).await??
     };
-    let records = management.agents().context("loading known agents")?;
-    let management = Arc::new(management);
-    let jwt_key = {
-        let (secret, dir) = (config.auth.jwt_secret.clone(), data_dir.clone());
-        tokio::task::spawn_blocking(move || auth::load_or_create_key(secret.as_deref(), &dir))
-            .await?
-            .with_context(|| format!("loading the JWT key {}", data_dir.join(auth::JWT_KEY_FILE).display()))?
-    };
-    let initial_admin_password = bootstrap_admin(&management, &config).await?;
-    if fresh_install {
-        seed_default_rules(&management).await?;
-    }
-    seed_runtime_settings(&management).await?;
-    {
-        let m = management.clone();
-        tokio::task::spawn_blocking(move || {
-            let (types, items) = crate::dictionaries::built_in();
-            m.sync_dictionaries(&types, &items, jiff::Timestamp::now().as_second())
-        })
-        .await?
-        .context("syncing the built-in dictionaries")?;
-    }
+    let Prepared { management, records, jwt_key, initial_admin_password } = prepared;
+    announce_admin(&config, initial_admin_password.as_deref());
     let writer = Writer::start(WriterConfig { clock: clock.clone(), ..WriterConfig::new(&data_dir) })
         .with_context(|| format!("starting storage in {}", data_dir.display()))?;
     let tls = match &config.tls {
@@ -153,70 +130,72 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
     Ok(RunningServer { grpc_addr, http_addr, state, initial_admin_password, stop, tasks })
 }
 
-/// Inserts the runtime settings that are missing, with their defaults
-/// (every start, as 0.1; existing rows are left alone).
-async fn seed_runtime_settings(management: &Arc<Management>) -> anyhow::Result<()> {
-    let m = management.clone();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let now = jiff::Timestamp::now().as_second();
-        for s in oxmon_common::settings::RUNTIME_SETTINGS {
-            let row = oxmon_storage::management::ConfigRecord {
-                id: String::new(),
-                config_key: s.key.into(),
-                config_type: "runtime".into(),
-                provider: None,
-                display_name: s.display_name.into(),
-                description: Some(s.description.into()),
-                config_json: serde_json::json!({ "value": s.default }).to_string(),
-                enabled: true,
-                created_at: 0,
-                updated_at: 0,
-            };
-            m.create_config(row, now)?;
-        }
-        Ok(())
-    })
-    .await?
-    .context("seeding the runtime settings")
+/// The management database, ready for the server.
+struct Prepared {
+    management: Arc<Management>,
+    records: Vec<oxmon_storage::management::AgentRecord>,
+    jwt_key: Vec<u8>,
+    initial_admin_password: Option<String>,
 }
 
-/// A fresh installation starts with the default rules (`source = seed`).
-/// Only then: rules a user deleted do not come back on restart.
-async fn seed_default_rules(management: &Arc<Management>) -> anyhow::Result<()> {
-    let m = management.clone();
-    let report = tokio::task::spawn_blocking(move || -> anyhow::Result<crate::rules::SeedReport> {
-        let rules = crate::rules::RuleSeed::parse(crate::rules::DEFAULT_RULES).map_err(anyhow::Error::msg)?;
-        Ok(crate::rules::seed_rules(&m, rules, jiff::Timestamp::now().as_second())?)
-    })
-    .await?
-    .context("seeding the default alert rules")?;
-    tracing::info!(rules = report.inserted.len(), "new installation: default alert rules created");
-    Ok(())
-}
+/// Opens the management database and brings it to what this build expects,
+/// in one blocking step with one `now`:
+/// - the first admin when there are no users (a generated password when
+///   none is configured: oxmon never ships a working default password);
+/// - the default rules on a fresh installation only, so rules a user
+///   deleted do not come back on restart;
+/// - missing runtime settings, with their defaults;
+/// - the built-in dictionary.
+fn prepare_management(config: &ServerConfig, now_s: i64) -> anyhow::Result<Prepared> {
+    let dir = &config.data_dir;
+    let fresh_install = !dir.join(oxmon_storage::MANAGEMENT_DB).exists();
+    let m = Management::open(dir).with_context(|| format!("opening the management database in {}", dir.display()))?;
+    let records = m.agents().context("loading known agents")?;
+    let jwt_key = auth::load_or_create_key(config.auth.jwt_secret.as_deref(), dir)
+        .with_context(|| format!("loading the JWT key {}", dir.join(auth::JWT_KEY_FILE).display()))?;
 
-/// Creates the first admin when there are no users. Without a configured
-/// `default_password` a random one is generated and printed once: oxmon
-/// never ships a working default password.
-async fn bootstrap_admin(management: &Arc<Management>, config: &ServerConfig) -> anyhow::Result<Option<String>> {
-    let m = management.clone();
-    let username = config.auth.default_username.clone();
-    let configured = config.auth.default_password.clone();
-    let generated = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<String>> {
-        if m.user_count()? > 0 {
-            return Ok(None);
-        }
-        let (password, generated) = match configured {
-            Some(p) => (p, false),
-            None => (auth::generate_password(), true),
+    let mut initial_admin_password = None;
+    if m.user_count()? == 0 {
+        let password = match &config.auth.default_password {
+            Some(p) => p.clone(),
+            None => {
+                let p = auth::generate_password();
+                initial_admin_password = Some(p.clone());
+                p
+            }
         };
-        let now = jiff::Timestamp::now().as_second();
-        m.create_user(&username, &auth::hash_password(&password), now)?;
-        Ok(generated.then_some(password))
-    })
-    .await?
-    .context("creating the first admin user")?;
+        m.create_user(&config.auth.default_username, &auth::hash_password(&password), now_s)
+            .context("creating the first admin user")?;
+    }
+    if fresh_install {
+        let rules = crate::rules::RuleSeed::parse(crate::rules::DEFAULT_RULES).map_err(anyhow::Error::msg)?;
+        let report = crate::rules::seed_rules(&m, rules, now_s).context("seeding the default alert rules")?;
+        tracing::info!(rules = report.inserted.len(), "new installation: default alert rules created");
+    }
+    for s in oxmon_common::settings::RUNTIME_SETTINGS {
+        let row = oxmon_storage::management::ConfigRecord {
+            id: String::new(),
+            config_key: s.key.into(),
+            config_type: "runtime".into(),
+            provider: None,
+            display_name: s.display_name.into(),
+            description: Some(s.description.into()),
+            config_json: serde_json::json!({ "value": s.default }).to_string(),
+            enabled: true,
+            created_at: 0,
+            updated_at: 0,
+        };
+        m.create_config(row, now_s).context("seeding the runtime settings")?;
+    }
+    let (types, items) = crate::dictionaries::built_in();
+    m.sync_dictionaries(&types, &items, now_s).context("syncing the built-in dictionaries")?;
+    Ok(Prepared { management: Arc::new(m), records, jwt_key, initial_admin_password })
+}
+
+/// Prints a generated admin password once, and warns about 0.1's default.
+fn announce_admin(config: &ServerConfig, generated: Option<&str>) {
     let username = &config.auth.default_username;
-    match &generated {
+    match generated {
         Some(password) => eprintln!(
             "oxmon-server: created user '{username}' with the generated password {password}\n\
              oxmon-server: it is shown only this once; change it with POST /v1/auth/password"
@@ -226,7 +205,6 @@ async fn bootstrap_admin(management: &Arc<Management>, config: &ServerConfig) ->
         }
         None => {}
     }
-    Ok(generated)
 }
 
 impl RunningServer {
