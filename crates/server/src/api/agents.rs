@@ -38,7 +38,7 @@ pub struct AgentItem {
         (status = 401, description = "No valid token", body = EmptyEnvelope)))]
 pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
-    let whitelisted = state.management(|m| m.whitelisted_agent_ids()).await.map_err(|e| ApiError::storage(&e))?;
+    let whitelisted = state.management(|m| m.whitelisted_agent_ids()).await?;
     let now = state.clock.now_ms();
     let mut items: Vec<AgentItem> = state
         .agents
@@ -90,10 +90,7 @@ pub struct LatestItem {
 pub async fn latest(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let known = state.agents.get(&id).is_some() || {
         let wid = id.clone();
-        state
-            .management(move |m| Ok(m.whitelisted_agent_ids()?.binary_search(&wid).is_ok()))
-            .await
-            .map_err(|e| ApiError::storage(&e))?
+        state.management(move |m| Ok(m.whitelisted_agent_ids()?.binary_search(&wid).is_ok())).await?
     };
     if !known {
         return Err(ApiError::not_found("Agent not found"));
@@ -104,8 +101,7 @@ pub async fn latest(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
             let names: Vec<&str> = AGENT_METRICS.iter().chain(LEGACY_LOAD_METRICS).copied().collect();
             r.latest(&id, &names, now - LATEST_WINDOW_MS, now)
         })
-        .await
-        .map_err(|e| ApiError::storage(&e))?;
+        .await?;
     let items: Vec<LatestItem> = samples
         .into_iter()
         .map(|s| LatestItem {

@@ -99,10 +99,7 @@ pub async fn history(
         from_ms,
         to_ms,
     };
-    let events = state
-        .management(move |m| m.alert_history(&filter, page.limit, page.offset))
-        .await
-        .map_err(|e| ApiError::storage(&e))?;
+    let events = state.management(move |m| m.alert_history(&filter, page.limit, page.offset)).await?;
     Ok(ApiOk::data(events.into_iter().map(EventItem::from).collect::<Vec<_>>()))
 }
 
@@ -114,10 +111,7 @@ pub async fn history(
 pub async fn active(state: AppStateRef, ApiQuery(p): ApiQuery<PageParams>) -> ApiResult {
     let page = p.page()?;
     let since = state.clock.now_ms() - 7 * DAY_MS;
-    let events = state
-        .management(move |m| m.active_alerts(since, page.limit, page.offset))
-        .await
-        .map_err(|e| ApiError::storage(&e))?;
+    let events = state.management(move |m| m.active_alerts(since, page.limit, page.offset)).await?;
     Ok(ApiOk::data(events.into_iter().map(EventItem::from).collect::<Vec<_>>()))
 }
 
@@ -125,8 +119,7 @@ async fn transition(state: AppStateRef, id: String, resolve: bool, done: &str) -
     let now = state.clock.now_ms() / 1000;
     let t = state
         .management(move |m| if resolve { m.resolve_alert(&id, now) } else { m.acknowledge_alert(&id, now) })
-        .await
-        .map_err(|e| ApiError::storage(&e))?;
+        .await?;
     match t {
         Transition::Done => Ok(ApiOk::message(done)),
         Transition::NotFound => Err(ApiError::not_found("Alert not found")),
@@ -194,7 +187,7 @@ pub async fn summary(state: AppStateRef, ApiQuery(q): ApiQuery<SummaryParams>) -
             .ok_or_else(|| ApiError::bad_request(format!("hours must be an integer from 1 to 8760, got {h:?}")))?,
     };
     let since = state.clock.now_ms() - hours * 3_600_000;
-    let s = state.management(move |m| m.alert_summary(since)).await.map_err(|e| ApiError::storage(&e))?;
+    let s = state.management(move |m| m.alert_summary(since)).await?;
     Ok(ApiOk::data(AlertSummaryData {
         total: s.total,
         by_severity: s.by_severity,

@@ -111,8 +111,7 @@ pub async fn login(
             let ok = auth::verify_password(hash, &password);
             Ok(user.filter(|_| ok))
         })
-        .await
-        .map_err(|e| ApiError::storage(&e))?;
+        .await?;
     let Some(user) = user else {
         state.auth.record_failure(&body.username, ip);
         tracing::info!(user = %body.username, %peer, "failed login");
@@ -162,8 +161,7 @@ pub async fn change_password(
             }
             m.set_password(&record.id, &auth::hash_password(&body.new_password), now)
         })
-        .await
-        .map_err(|e| ApiError::storage(&e))?;
+        .await?;
     if !changed {
         return Err(unauthorized("invalid credentials"));
     }

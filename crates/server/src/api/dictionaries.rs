@@ -116,10 +116,7 @@ fn check_extra(extra: &Option<String>) -> Result<(), ApiError> {
         (status = 401, description = "No valid token", body = EmptyEnvelope)))]
 pub async fn list_types(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
-    let rows = state
-        .management(move |m| m.dict_type_summaries(page.limit, page.offset))
-        .await
-        .map_err(|e| ApiError::storage(&e))?;
+    let rows = state.management(move |m| m.dict_type_summaries(page.limit, page.offset)).await?;
     let items: Vec<TypeSummary> = rows
         .into_iter()
         .map(|s| TypeSummary { dict_type: s.dict_type, dict_type_label: s.dict_type_label, count: s.count })
@@ -155,7 +152,7 @@ pub async fn create_type(state: AppStateRef, ApiJson(body): ApiJson<CreateType>)
     };
     let key = t.dict_type.clone();
     let now = state.clock.now_ms() / 1000;
-    match state.management(move |m| m.create_dict_type(t, now)).await.map_err(|e| ApiError::storage(&e))? {
+    match state.management(move |m| m.create_dict_type(t, now)).await? {
         Write::Done(t) => Ok(ApiOk::created(TypeItem::from(t))),
         _ => Err(conflict(format!("dictionary type '{key}' already exists"))),
     }
@@ -182,11 +179,7 @@ fn type_not_found() -> ApiError {
         (status = 404, description = "No such type", body = EmptyEnvelope)))]
 pub async fn update_type(state: AppStateRef, Path(key): Path<String>, ApiJson(body): ApiJson<UpdateType>) -> ApiResult {
     let k = key.clone();
-    let mut t = state
-        .management(move |m| m.dict_type(&k))
-        .await
-        .map_err(|e| ApiError::storage(&e))?
-        .ok_or_else(type_not_found)?;
+    let mut t = state.management(move |m| m.dict_type(&k)).await?.ok_or_else(type_not_found)?;
     if let Some(label) = body.dict_type_label {
         t.dict_type_label = required("dict_type_label", &label)?;
     }
@@ -197,11 +190,7 @@ pub async fn update_type(state: AppStateRef, Path(key): Path<String>, ApiJson(bo
         t.description = body.description;
     }
     let now = state.clock.now_ms() / 1000;
-    let t = state
-        .management(move |m| m.update_dict_type(&t, now))
-        .await
-        .map_err(|e| ApiError::storage(&e))?
-        .ok_or_else(type_not_found)?;
+    let t = state.management(move |m| m.update_dict_type(&t, now)).await?.ok_or_else(type_not_found)?;
     Ok(ApiOk::data(TypeItem::from(t)))
 }
 
@@ -214,15 +203,11 @@ pub async fn update_type(state: AppStateRef, Path(key): Path<String>, ApiJson(bo
         (status = 404, description = "No such type", body = EmptyEnvelope)))]
 pub async fn delete_type(state: AppStateRef, Path(key): Path<String>) -> ApiResult {
     let k = key.clone();
-    let t = state
-        .management(move |m| m.dict_type(&k))
-        .await
-        .map_err(|e| ApiError::storage(&e))?
-        .ok_or_else(type_not_found)?;
+    let t = state.management(move |m| m.dict_type(&k)).await?.ok_or_else(type_not_found)?;
     if t.is_system {
         return Err(forbidden("built-in dictionary types cannot be deleted"));
     }
-    state.management(move |m| m.delete_dict_type(&key)).await.map_err(|e| ApiError::storage(&e))?;
+    state.management(move |m| m.delete_dict_type(&key)).await?;
     Ok(ApiOk::message("Dictionary type deleted"))
 }
 
@@ -248,10 +233,7 @@ pub async fn list_items(
 ) -> ApiResult {
     let page = q.page()?;
     let only = f.enabled_only.unwrap_or(false);
-    let items = state
-        .management(move |m| m.dict_items(&key, only, page.limit, page.offset))
-        .await
-        .map_err(|e| ApiError::storage(&e))?;
+    let items = state.management(move |m| m.dict_items(&key, only, page.limit, page.offset)).await?;
     Ok(ApiOk::data(items.into_iter().map(Item::from).collect::<Vec<_>>()))
 }
 
@@ -266,11 +248,7 @@ fn item_not_found() -> ApiError {
         (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "No such item", body = EmptyEnvelope)))]
 pub async fn get_item(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
-    let item = state
-        .management(move |m| m.dict_item(&id))
-        .await
-        .map_err(|e| ApiError::storage(&e))?
-        .ok_or_else(item_not_found)?;
+    let item = state.management(move |m| m.dict_item(&id)).await?.ok_or_else(item_not_found)?;
     Ok(ApiOk::data(Item::from(item)))
 }
 
@@ -313,7 +291,7 @@ pub async fn create_item(state: AppStateRef, ApiJson(body): ApiJson<CreateItem>)
     };
     let (t, k) = (item.dict_type.clone(), item.dict_key.clone());
     let now = state.clock.now_ms() / 1000;
-    match state.management(move |m| m.create_dict_item(item, now)).await.map_err(|e| ApiError::storage(&e))? {
+    match state.management(move |m| m.create_dict_item(item, now)).await? {
         Write::Done(item) => Ok(ApiOk::created(Item::from(item))),
         _ => Err(conflict(format!("dictionary '{t}' already has the key '{k}'"))),
     }
@@ -341,11 +319,7 @@ pub struct UpdateItem {
 pub async fn update_item(state: AppStateRef, Path(id): Path<String>, ApiJson(body): ApiJson<UpdateItem>) -> ApiResult {
     check_extra(&body.extra_json)?;
     let key = id.clone();
-    let mut item = state
-        .management(move |m| m.dict_item(&key))
-        .await
-        .map_err(|e| ApiError::storage(&e))?
-        .ok_or_else(item_not_found)?;
+    let mut item = state.management(move |m| m.dict_item(&key)).await?.ok_or_else(item_not_found)?;
     if let Some(label) = body.dict_label {
         item.dict_label = required("dict_label", &label)?;
     }
@@ -365,11 +339,7 @@ pub async fn update_item(state: AppStateRef, Path(id): Path<String>, ApiJson(bod
         item.extra_json = body.extra_json;
     }
     let now = state.clock.now_ms() / 1000;
-    let item = state
-        .management(move |m| m.update_dict_item(&item, now))
-        .await
-        .map_err(|e| ApiError::storage(&e))?
-        .ok_or_else(item_not_found)?;
+    let item = state.management(move |m| m.update_dict_item(&item, now)).await?.ok_or_else(item_not_found)?;
     Ok(ApiOk::data(Item::from(item)))
 }
 
@@ -382,14 +352,10 @@ pub async fn update_item(state: AppStateRef, Path(id): Path<String>, ApiJson(bod
         (status = 404, description = "No such item", body = EmptyEnvelope)))]
 pub async fn delete_item(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let key = id.clone();
-    let item = state
-        .management(move |m| m.dict_item(&key))
-        .await
-        .map_err(|e| ApiError::storage(&e))?
-        .ok_or_else(item_not_found)?;
+    let item = state.management(move |m| m.dict_item(&key)).await?.ok_or_else(item_not_found)?;
     if item.is_system {
         return Err(forbidden("built-in dictionary items cannot be deleted"));
     }
-    state.management(move |m| m.delete_dict_item(&id)).await.map_err(|e| ApiError::storage(&e))?;
+    state.management(move |m| m.delete_dict_item(&id)).await?;
     Ok(ApiOk::message("Dictionary item deleted"))
 }

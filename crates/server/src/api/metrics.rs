@@ -76,7 +76,7 @@ pub async fn list(
         limit: page.limit,
         offset: page.offset,
     };
-    let rows = state.read(move |r| r.samples(&query)).await.map_err(|e| ApiError::storage(&e))?;
+    let rows = state.read(move |r| r.samples(&query)).await?;
     let items: Vec<MetricItem> = rows
         .into_iter()
         .map(|s| {
@@ -125,10 +125,7 @@ pub async fn agents(state: AppStateRef, q: ApiQuery<TimeRange>, p: ApiQuery<Page
 async fn distinct(state: AppStateRef, range: TimeRange, p: PageParams, field: SeriesField) -> ApiResult {
     let page = p.page()?;
     let (from, to) = range.resolve(state.clock.now_ms(), DAY_MS)?;
-    let values = state
-        .read(move |r| r.distinct(field, from, to, page.limit, page.offset))
-        .await
-        .map_err(|e| ApiError::storage(&e))?;
+    let values = state.read(move |r| r.distinct(field, from, to, page.limit, page.offset)).await?;
     Ok(ApiOk::data(values))
 }
 
@@ -173,7 +170,7 @@ pub async fn summary(
     ApiQuery(range): ApiQuery<TimeRange>,
 ) -> ApiResult {
     let (agent, metric, from, to) = q.resolve(&range, state.clock.now_ms())?;
-    let s = state.read(move |r| r.summary(&agent, &metric, from, to)).await.map_err(|e| ApiError::storage(&e))?;
+    let s = state.read(move |r| r.summary(&agent, &metric, from, to)).await?;
     Ok(ApiOk::data(SummaryData { min: s.min, max: s.max, avg: s.avg, count: s.count }))
 }
 
@@ -204,10 +201,7 @@ pub async fn series(
     if to - from > 31 * DAY_MS {
         return Err(ApiError::bad_request("the range of /v1/metrics/series is limited to 31 days"));
     }
-    let series = state
-        .read(move |r| r.series_range(&agent, &metric, None, from, to))
-        .await
-        .map_err(|e| ApiError::storage(&e))?;
+    let series = state.read(move |r| r.series_range(&agent, &metric, None, from, to)).await?;
     let items: Vec<SeriesItem> = series
         .into_iter()
         .map(|s| SeriesItem {

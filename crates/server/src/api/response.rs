@@ -121,6 +121,13 @@ impl ApiError {
     }
 }
 
+/// Storage failures are logged and answered 500/1501 `Internal query error`.
+impl From<oxmon_storage::Error> for ApiError {
+    fn from(error: oxmon_storage::Error) -> Self {
+        ApiError::storage(&error)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         envelope(self.status, self.code, &self.message, ())

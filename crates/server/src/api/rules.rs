@@ -169,7 +169,7 @@ fn validated(rule: RuleRecord) -> Result<RuleRecord, ApiError> {
         (status = 401, description = "No valid token", body = EmptyEnvelope)))]
 pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
-    let rules = state.management(move |m| m.rules(page.limit, page.offset)).await.map_err(|e| ApiError::storage(&e))?;
+    let rules = state.management(move |m| m.rules(page.limit, page.offset)).await?;
     let items: Vec<RuleSummary> = rules
         .into_iter()
         .map(|r| RuleSummary {
@@ -209,7 +209,7 @@ pub async fn create(state: AppStateRef, ApiJson(body): ApiJson<CreateRule>) -> A
         updated_at: 0,
     })?;
     let now = state.clock.now_ms() / 1000;
-    match state.management(move |m| m.create_rule(rule, now)).await.map_err(|e| ApiError::storage(&e))? {
+    match state.management(move |m| m.create_rule(rule, now)).await? {
         Write::Done(rule) => Ok(ApiOk::created(RuleDetail::from(rule))),
         Write::NameTaken => Err(name_taken()),
         Write::NotFound => Err(not_found()),
@@ -223,22 +223,20 @@ pub async fn create(state: AppStateRef, ApiJson(body): ApiJson<CreateRule>) -> A
         (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Rule not found`", body = EmptyEnvelope)))]
 pub async fn get(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
-    let rule =
-        state.management(move |m| m.rule(&id)).await.map_err(|e| ApiError::storage(&e))?.ok_or_else(not_found)?;
+    let rule = state.management(move |m| m.rule(&id)).await?.ok_or_else(not_found)?;
     Ok(ApiOk::data(RuleDetail::from(rule)))
 }
 
 async fn load(state: &AppStateRef, id: &str) -> Result<RuleRecord, ApiError> {
     let id = id.to_owned();
-    let rule =
-        state.management(move |m| m.rule(&id)).await.map_err(|e| ApiError::storage(&e))?.ok_or_else(not_found)?;
+    let rule = state.management(move |m| m.rule(&id)).await?.ok_or_else(not_found)?;
     ensure_not_crd(&rule)?;
     Ok(rule)
 }
 
 async fn store(state: &AppStateRef, rule: RuleRecord) -> ApiResult {
     let now = state.clock.now_ms() / 1000;
-    match state.management(move |m| m.update_rule(&rule, now)).await.map_err(|e| ApiError::storage(&e))? {
+    match state.management(move |m| m.update_rule(&rule, now)).await? {
         Write::Done(rule) => Ok(ApiOk::data(RuleDetail::from(rule))),
         Write::NameTaken => Err(name_taken()),
         Write::NotFound => Err(not_found()),
@@ -306,7 +304,7 @@ pub async fn enable(state: AppStateRef, Path(id): Path<String>, ApiJson(body): A
         (status = 409, description = "The rule belongs to a custom resource", body = EmptyEnvelope)))]
 pub async fn delete(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let rule = load(&state, &id).await?;
-    let deleted = state.management(move |m| m.delete_rule(&rule.id)).await.map_err(|e| ApiError::storage(&e))?;
+    let deleted = state.management(move |m| m.delete_rule(&rule.id)).await?;
     if !deleted {
         return Err(not_found());
     }

@@ -72,10 +72,7 @@ pub fn check_timezone(name: &str) -> Result<(), String> {
         (status = 401, description = "No valid token", body = EmptyEnvelope)))]
 pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
-    let windows = state
-        .management(move |m| m.silence_windows(page.limit, page.offset))
-        .await
-        .map_err(|e| ApiError::storage(&e))?;
+    let windows = state.management(move |m| m.silence_windows(page.limit, page.offset)).await?;
     Ok(ApiOk::data(windows.into_iter().map(WindowItem::from).collect::<Vec<_>>()))
 }
 
@@ -102,8 +99,7 @@ pub async fn create(state: AppStateRef, ApiJson(body): ApiJson<CreateWindow>) ->
         updated_at: 0,
     };
     let now = state.clock.now_ms() / 1000;
-    let stored =
-        state.management(move |m| m.create_silence_window(record, now)).await.map_err(|e| ApiError::storage(&e))?;
+    let stored = state.management(move |m| m.create_silence_window(record, now)).await?;
     Ok(ApiOk::created(WindowItem::from(stored)))
 }
 
@@ -118,8 +114,7 @@ pub async fn delete(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let key = id.clone();
     let window = state
         .management(move |m| m.silence_window(&key))
-        .await
-        .map_err(|e| ApiError::storage(&e))?
+        .await?
         .ok_or_else(|| ApiError::not_found("Silence window not found"))?;
     if Source::parse_lenient(&window.source) == Source::Crd {
         return Err(ApiError::new(
@@ -128,6 +123,6 @@ pub async fn delete(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
             "this silence window is managed by a Kubernetes SilenceWindow custom resource; delete it there",
         ));
     }
-    state.management(move |m| m.delete_silence_window(&id)).await.map_err(|e| ApiError::storage(&e))?;
+    state.management(move |m| m.delete_silence_window(&id)).await?;
     Ok(ApiOk::message("Silence window deleted"))
 }

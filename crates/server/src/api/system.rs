@@ -45,8 +45,7 @@ pub async fn config(state: AppStateRef) -> ApiResult {
                 .and_then(|v| v.get("value").and_then(serde_json::Value::as_u64));
             Ok((m.rule_count()?, window))
         })
-        .await
-        .map_err(|e| ApiError::storage(&e))?;
+        .await?;
     let c = &state.config;
     Ok(ApiOk::data(SystemConfig {
         grpc_port: c.grpc_port,
@@ -85,7 +84,7 @@ pub struct StorageInfo {
     (status = 200, description = "Partitions", body = Envelope<StorageInfo>),
     (status = 401, description = "No valid token", body = EmptyEnvelope)))]
 pub async fn storage(state: AppStateRef) -> ApiResult {
-    let parts = state.read(|r| r.partitions()).await.map_err(|e| ApiError::storage(&e))?;
+    let parts = state.read(|r| r.partitions()).await?;
     let partitions: Vec<PartitionItem> =
         parts.iter().map(|p| PartitionItem { date: p.day.to_string(), size_bytes: p.size_bytes }).collect();
     Ok(ApiOk::data(StorageInfo {
@@ -184,8 +183,7 @@ fn check_runtime(key: &str, config: &serde_json::Value) -> Result<(), ApiError> 
         (status = 401, description = "No valid token", body = EmptyEnvelope)))]
 pub async fn list_configs(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
-    let rows =
-        state.management(move |m| m.configs(page.limit, page.offset)).await.map_err(|e| ApiError::storage(&e))?;
+    let rows = state.management(move |m| m.configs(page.limit, page.offset)).await?;
     Ok(ApiOk::data(rows.into_iter().map(ConfigItem::from).collect::<Vec<_>>()))
 }
 
@@ -196,8 +194,7 @@ pub async fn list_configs(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>)
         (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`System config not found`", body = EmptyEnvelope)))]
 pub async fn get_config(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
-    let row =
-        state.management(move |m| m.config(&id)).await.map_err(|e| ApiError::storage(&e))?.ok_or_else(not_found)?;
+    let row = state.management(move |m| m.config(&id)).await?.ok_or_else(not_found)?;
     Ok(ApiOk::data(ConfigItem::from(row)))
 }
 
@@ -247,7 +244,7 @@ pub async fn create_config(state: AppStateRef, ApiJson(body): ApiJson<CreateConf
         updated_at: 0,
     };
     let now = state.clock.now_ms() / 1000;
-    match state.management(move |m| m.create_config(row, now)).await.map_err(|e| ApiError::storage(&e))? {
+    match state.management(move |m| m.create_config(row, now)).await? {
         Write::Done(row) => Ok(ApiOk::created(ConfigItem::from(row))),
         _ => Err(ApiError::new(StatusCode::CONFLICT, code::CONFLICT, format!("config_key '{key}' already exists"))),
     }
@@ -277,8 +274,7 @@ pub async fn update_config(
     ApiJson(body): ApiJson<UpdateConfig>,
 ) -> ApiResult {
     let key = id.clone();
-    let mut row =
-        state.management(move |m| m.config(&key)).await.map_err(|e| ApiError::storage(&e))?.ok_or_else(not_found)?;
+    let mut row = state.management(move |m| m.config(&key)).await?.ok_or_else(not_found)?;
     if let Some(v) = body.config_json {
         let config = config_value(v)?;
         if row.config_type == "runtime" {
@@ -299,11 +295,7 @@ pub async fn update_config(
         row.enabled = v;
     }
     let now = state.clock.now_ms() / 1000;
-    let row = state
-        .management(move |m| m.update_config(&row, now))
-        .await
-        .map_err(|e| ApiError::storage(&e))?
-        .ok_or_else(not_found)?;
+    let row = state.management(move |m| m.update_config(&row, now)).await?.ok_or_else(not_found)?;
     Ok(ApiOk::data(ConfigItem::from(row)))
 }
 
@@ -314,7 +306,7 @@ pub async fn update_config(
         (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`System config not found`", body = EmptyEnvelope)))]
 pub async fn delete_config(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
-    let deleted = state.management(move |m| m.delete_config(&id)).await.map_err(|e| ApiError::storage(&e))?;
+    let deleted = state.management(move |m| m.delete_config(&id)).await?;
     if !deleted {
         return Err(not_found());
     }

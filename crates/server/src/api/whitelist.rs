@@ -50,10 +50,7 @@ pub async fn create(state: AppStateRef, ApiJson(body): ApiJson<CreateBody>) -> A
     }
     let now = state.clock.now_ms() / 1000;
     let id = agent_id.clone();
-    let created = state
-        .management(move |m| m.whitelist_add(&id, body.description.as_deref(), now))
-        .await
-        .map_err(|e| ApiError::storage(&e))?;
+    let created = state.management(move |m| m.whitelist_add(&id, body.description.as_deref(), now)).await?;
     let Some((entry, token)) = created else {
         return Err(conflict(format!("Agent '{agent_id}' already exists")));
     };
@@ -105,8 +102,7 @@ fn detail(state: &AppStateRef, e: WhitelistEntry) -> Detail {
         (status = 401, description = "No valid token", body = EmptyEnvelope)))]
 pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
-    let entries =
-        state.management(move |m| m.whitelist(page.limit, page.offset)).await.map_err(|e| ApiError::storage(&e))?;
+    let entries = state.management(move |m| m.whitelist(page.limit, page.offset)).await?;
     let items: Vec<Detail> = entries.into_iter().map(|e| detail(&state, e)).collect();
     Ok(ApiOk::data(items))
 }
@@ -133,8 +129,7 @@ pub async fn update(state: AppStateRef, Path(id): Path<String>, ApiJson(body): A
     let key = id.clone();
     let entry = state
         .management(move |m| m.whitelist_describe(&key, body.description.as_deref(), now))
-        .await
-        .map_err(|e| ApiError::storage(&e))?
+        .await?
         .ok_or_else(|| not_found(&id))?;
     Ok(ApiOk::data(detail(&state, entry)))
 }
@@ -156,11 +151,8 @@ pub struct Rotated {
 pub async fn rotate(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let now = state.clock.now_ms() / 1000;
     let key = id.clone();
-    let (entry, token) = state
-        .management(move |m| m.whitelist_rotate(&key, now))
-        .await
-        .map_err(|e| ApiError::storage(&e))?
-        .ok_or_else(|| not_found(&id))?;
+    let (entry, token) =
+        state.management(move |m| m.whitelist_rotate(&key, now)).await?.ok_or_else(|| not_found(&id))?;
     Ok(ApiOk::data(Rotated { agent_id: entry.agent_id, token }))
 }
 
@@ -174,10 +166,6 @@ pub async fn rotate(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
         (status = 404, description = "No such entry", body = EmptyEnvelope)))]
 pub async fn delete(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let key = id.clone();
-    state
-        .management(move |m| m.whitelist_delete(&key))
-        .await
-        .map_err(|e| ApiError::storage(&e))?
-        .ok_or_else(|| not_found(&id))?;
+    state.management(move |m| m.whitelist_delete(&key)).await?.ok_or_else(|| not_found(&id))?;
     Ok(ApiOk::message("success"))
 }
