@@ -43,6 +43,16 @@ impl std::fmt::Debug for ClockHandle {
 }
 
 impl AppState {
+    /// Stores samples produced inside the server (the certificate checker's
+    /// results), on the same path as ingested ones: once the alert engine is
+    /// wired in, they are evaluated after they are committed.
+    pub async fn record_internal(&self, samples: Vec<oxmon_storage::Sample>) -> Result<(), oxmon_storage::Error> {
+        if samples.is_empty() {
+            return Ok(());
+        }
+        self.writer.write(samples).await.map(drop)
+    }
+
     /// Runs blocking management-database work off the async workers.
     pub async fn management<T, F>(&self, f: F) -> Result<T, oxmon_storage::Error>
     where
