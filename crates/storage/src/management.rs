@@ -8,8 +8,10 @@
 
 mod agents;
 mod alerts;
+mod channels;
 mod configs;
 mod dictionaries;
+mod notification_logs;
 mod rules;
 mod silence;
 mod users;
@@ -26,8 +28,10 @@ pub use agents::AgentRecord;
 pub use alerts::{
     AlertEvent, AlertFilter, AlertSummary, STATUS_ACKNOWLEDGED, STATUS_OPEN, STATUS_RESOLVED, Transition,
 };
+pub use channels::ChannelRecord;
 pub use configs::ConfigRecord;
 pub use dictionaries::{DictItem, DictType, DictTypeSummary};
+pub use notification_logs::{LogFilter, LogSummary, NotificationLogRecord};
 pub use rules::RuleRecord;
 pub use silence::SilenceRecord;
 pub use users::UserRecord;
@@ -66,6 +70,8 @@ impl Management {
             configs::SCHEMA,
             dictionaries::SCHEMA,
             alerts::SCHEMA,
+            channels::SCHEMA,
+            notification_logs::SCHEMA,
         ] {
             conn.execute_batch(schema).map_err(Error::Management)?;
         }
