@@ -32,6 +32,9 @@ pub mod code {
     pub const PAYLOAD_TOO_LARGE: i32 = 1001;
     pub const INTERNAL: i32 = 1500;
     pub const STORAGE: i32 = 1501;
+    /// 0.1's catch-all for named errors (`no_config`, `invalid_config`,
+    /// `unknown_channel_type`, `missing_config`, ...).
+    pub const OTHER: i32 = 1999;
 }
 
 #[derive(Serialize)]
