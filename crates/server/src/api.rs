@@ -35,6 +35,8 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
+pub use silence::check_timezone;
+
 /// Largest request body accepted (oxmon 0.1 silently emptied larger ones;
 /// we answer 413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

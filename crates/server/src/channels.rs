@@ -57,6 +57,7 @@ pub fn check_new(c: NewChannel, source: Source) -> Result<ChannelRecord, Channel
     let name = check_name(c.name)?;
     let mut config = config_object(c.config.as_ref())?;
     let channel_type = normalize(&c.channel_type, &mut config)?;
+    require_settings(channel_type, &config)?;
     let config_json = Value::Object(config).to_string();
     validate(channel_type, &config_json)?;
     Ok(ChannelRecord {
@@ -117,11 +118,12 @@ fn unknown_type(channel_type: &str) -> ChannelError {
 }
 
 /// Parses `config_json` as sent: a JSON object, or that object encoded as a
-/// string (0.1's form). Empty and `{}` are refused like 0.1's `missing_config`.
+/// string (0.1's form); absent is an empty object.
 pub fn config_object(value: Option<&Value>) -> Result<Map<String, Value>, ChannelError> {
     let missing = |why: &str| ChannelError::MissingConfig(format!("config_json {why}"));
     let object = match value {
-        None | Some(Value::Null) => return Err(missing("is required: a JSON object with the channel's settings")),
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::String(text)) if text.trim().is_empty() => Map::new(),
         Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(o)) => o,
             Ok(_) => return Err(missing("must be a JSON object")),
@@ -130,10 +132,18 @@ pub fn config_object(value: Option<&Value>) -> Result<Map<String, Value>, Channe
         Some(Value::Object(o)) => o.clone(),
         Some(_) => return Err(missing("must be a JSON object or a string holding one")),
     };
-    if object.is_empty() {
-        return Err(missing("must not be empty"));
-    }
     Ok(object)
+}
+
+/// 0.1's `missing_config`: every type but `webhook` (whose settings are all
+/// optional) needs settings.
+pub fn require_settings(channel_type: &str, config: &Map<String, Value>) -> Result<(), ChannelError> {
+    if config.is_empty() && channel_type != "webhook" {
+        return Err(ChannelError::MissingConfig(format!(
+            "config_json is required: a JSON object with the {channel_type} channel's settings"
+        )));
+    }
+    Ok(())
 }
 
 /// Checks a config for a (normalised) type by building the channel.
@@ -197,10 +207,14 @@ mod tests {
     fn configs_are_objects_given_as_objects_or_strings() {
         assert_eq!(config_object(Some(&json!("{\"a\":1}"))).unwrap()["a"], 1);
         assert_eq!(config_object(Some(&json!({"a": 1}))).unwrap()["a"], 1);
-        for bad in [json!("{}"), json!({}), json!("[1]"), json!("{oops"), json!(5), Value::Null] {
+        for bad in [json!("[1]"), json!("{oops"), json!(5)] {
             assert!(matches!(config_object(Some(&bad)), Err(ChannelError::MissingConfig(_))), "{bad}");
         }
-        assert!(matches!(config_object(None), Err(ChannelError::MissingConfig(_))));
+        for empty in [Some(json!("{}")), Some(json!({})), Some(json!("")), Some(Value::Null), None] {
+            let config = config_object(empty.as_ref()).unwrap();
+            assert!(require_settings("webhook", &config).is_ok());
+            assert!(matches!(require_settings("email", &config), Err(ChannelError::MissingConfig(_))));
+        }
     }
 
     #[test]

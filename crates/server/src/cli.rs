@@ -110,3 +110,129 @@ pub fn init_configs(config_path: &Path, seed_path: &Path, vars: &[(String, Strin
     }
     Ok((inserted, skipped))
 }
+
+/// A channels seed file (oxmon 0.1's format).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelSeed {
+    #[serde(default)]
+    channels: Vec<SeedChannel>,
+    #[serde(default)]
+    silence_windows: Vec<SeedWindow>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedChannel {
+    name: String,
+    channel_type: String,
+    description: Option<String>,
+    min_severity: Option<String>,
+    enabled: Option<bool>,
+    config: serde_json::Value,
+    #[serde(default)]
+    recipients: Vec<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedWindow {
+    start_time: String,
+    end_time: String,
+    recurrence: Option<String>,
+    timezone: Option<String>,
+    name: Option<String>,
+}
+
+/// What `init-channels` did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ChannelSeedReport {
+    pub channels_inserted: usize,
+    pub channels_skipped: Vec<String>,
+    pub windows_inserted: usize,
+    pub windows_skipped: usize,
+}
+
+/// `oxmon-server init-channels <config.toml> <seed.json>`: every channel is
+/// validated like the API validates it (0.1's `sms_*` types are the `sms`
+/// type with that provider) before anything is written; channels whose name
+/// exists and silence windows identical to a stored one are skipped.
+pub fn init_channels(
+    config_path: &Path,
+    seed_path: &Path,
+    vars: &[(String, String)],
+) -> anyhow::Result<ChannelSeedReport> {
+    use oxmon_common::rule::Source;
+    use oxmon_common::silence::Window;
+    use oxmon_storage::management::{SilenceRecord, Write};
+
+    use crate::channels::{NewChannel, check_new};
+
+    let config = ServerConfig::load(Some(config_path), vars)?;
+    let text = std::fs::read_to_string(seed_path).with_context(|| format!("reading {}", seed_path.display()))?;
+    let seed: ChannelSeed = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not a channels seed file: {e}", seed_path.display()))?;
+    let mut channels = Vec::with_capacity(seed.channels.len());
+    for (i, c) in seed.channels.into_iter().enumerate() {
+        let label = format!("{}: channels[{i}] ({})", seed_path.display(), c.name);
+        let record = check_new(
+            NewChannel {
+                name: c.name,
+                channel_type: c.channel_type,
+                description: c.description,
+                min_severity: c.min_severity,
+                enabled: c.enabled,
+                config: Some(c.config),
+            },
+            Source::Seed,
+        )
+        .map_err(|e| anyhow::anyhow!("{label}: {}", e.message()))?;
+        let recipients: Vec<String> =
+            c.recipients.into_iter().map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect();
+        channels.push((record, recipients));
+    }
+    let mut windows = Vec::with_capacity(seed.silence_windows.len());
+    for (i, w) in seed.silence_windows.into_iter().enumerate() {
+        let at = |m: String| anyhow::anyhow!("{}: silence_windows[{i}]: {m}", seed_path.display());
+        let window = Window::parse(&w.start_time, &w.end_time, w.recurrence.as_deref()).map_err(at)?;
+        let timezone =
+            w.timezone.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).unwrap_or_else(|| "UTC".into());
+        crate::api::check_timezone(&timezone).map_err(at)?;
+        windows.push(SilenceRecord {
+            id: String::new(),
+            name: w.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
+            start_time: window.start.to_string(),
+            end_time: window.end.to_string(),
+            recurrence: w.recurrence.map(|r| r.trim().to_ascii_lowercase()).filter(|r| !r.is_empty()),
+            timezone,
+            source: Source::Seed.as_str().into(),
+            created_at: 0,
+            updated_at: 0,
+        });
+    }
+    let m = Management::open(&config.data_dir)
+        .with_context(|| format!("opening the management database in {}", config.data_dir.display()))?;
+    let now = jiff::Timestamp::now().as_second();
+    let mut report = ChannelSeedReport::default();
+    for (record, recipients) in channels {
+        let name = record.name.clone();
+        match m.create_channel(record, &recipients, now)? {
+            Write::Done(_) => report.channels_inserted += 1,
+            _ => report.channels_skipped.push(name),
+        }
+    }
+    let existing = m.silence_windows(usize::MAX >> 1, 0)?;
+    for w in windows {
+        let same = |e: &SilenceRecord| {
+            (&e.start_time, &e.end_time, &e.recurrence, &e.timezone)
+                == (&w.start_time, &w.end_time, &w.recurrence, &w.timezone)
+        };
+        if existing.iter().any(same) {
+            report.windows_skipped += 1;
+        } else {
+            m.create_silence_window(w, now)?;
+            report.windows_inserted += 1;
+        }
+    }
+    Ok(report)
+}

@@ -16,6 +16,7 @@ const EXIT_USAGE: u8 = 64;
 
 const USAGE: &str = "usage: oxmon-server [config.toml]
        oxmon-server init-rules <config.toml> <rules.seed.json>
+       oxmon-server init-channels <config.toml> <channels.seed.json>
        oxmon-server init-dictionaries <config.toml> <dictionaries.seed.json>
        oxmon-server init-configs <config.toml> <configs.seed.json>
 
@@ -24,13 +25,14 @@ exists, else runs on built-in defaults (gRPC :9090, REST :8080, data in ./data).
 Environment variables OXMON_SERVER_<KEY> and OXMON_SERVER_<SECTION>__<KEY>
 override config keys.
 
-init-rules, init-dictionaries and init-configs insert a seed file's entries into the
+init-rules, init-channels, init-dictionaries and init-configs insert a seed file's entries into the
 management database under the config's data_dir, skipping existing ones.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let path = match args.as_slice() {
         [cmd, config, seed] if cmd == "init-rules" => return init_rules(config, seed),
+        [cmd, config, seed] if cmd == "init-channels" => return init_channels(config, seed),
         [cmd, config, seed] if cmd == "init-dictionaries" => return init_dictionaries(config, seed),
         [cmd, config, seed] if cmd == "init-configs" => return init_configs(config, seed),
         [cmd, ..] if cmd.starts_with("init-") => {
@@ -89,6 +91,29 @@ fn init_rules(config: &str, seed: &str) -> ExitCode {
         }
         Err(e) => {
             eprintln!("oxmon-server: init-rules: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn init_channels(config: &str, seed: &str) -> ExitCode {
+    let vars: Vec<(String, String)> = std::env::vars().collect();
+    match oxmon_server::cli::init_channels(config.as_ref(), seed.as_ref(), &vars) {
+        Ok(r) => {
+            println!(
+                "inserted {} channels, skipped {} existing; inserted {} silence windows, skipped {} existing",
+                r.channels_inserted,
+                r.channels_skipped.len(),
+                r.windows_inserted,
+                r.windows_skipped
+            );
+            for name in &r.channels_skipped {
+                println!("  skipped: {name}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("oxmon-server: init-channels: {e:#}");
             ExitCode::from(EXIT_USAGE)
         }
     }

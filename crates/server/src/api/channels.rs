@@ -307,6 +307,7 @@ pub async fn update_config(
     }
     if body.config_json.is_some() {
         let config = channels::config_object(body.config_json.as_ref()).map_err(refused)?;
+        channels::require_settings(&channel.channel_type, &config).map_err(refused)?;
         let mut config = Value::Object(config);
         let stored: Value = serde_json::from_str(&channel.config_json).unwrap_or(Value::Null);
         channels::restore_redacted(&mut config, &stored);

@@ -146,6 +146,26 @@ impl Management {
                     out.push(e);
                 }
             }
+            // A recovery closes the series' earlier open and acknowledged
+            // events, so "active" means "still firing".
+            {
+                let mut close = tx.prepare_cached(
+                    "UPDATE alert_events SET status = ?1, updated_at = ?2
+                      WHERE rule_id = ?3 AND agent_id = ?4 AND labels = ?5 AND status IN (?6, ?7) AND timestamp_ms <= ?8",
+                )?;
+                for e in out.iter().filter(|e| e.status == STATUS_RESOLVED) {
+                    close.execute(params![
+                        STATUS_RESOLVED,
+                        now_s,
+                        e.rule_id,
+                        e.agent_id,
+                        e.labels,
+                        STATUS_OPEN,
+                        STATUS_ACKNOWLEDGED,
+                        e.timestamp_ms
+                    ])?;
+                }
+            }
             tx.commit()?;
             Ok(out)
         })
@@ -293,5 +313,29 @@ mod tests {
         assert_eq!(s.by_severity["critical"], 2);
         assert_eq!(s.by_rule["r1"], 2);
         assert_eq!(m.alert_summary(2_500).unwrap().total, 1);
+    }
+
+    #[test]
+    fn a_recovery_closes_the_open_events_of_its_series_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Management::open(dir.path()).unwrap();
+        let mut other_mount = event("r1", "a", "critical", 1_500, STATUS_OPEN);
+        other_mount.labels = r#"{"mount":"/data"}"#.into();
+        let stored = m
+            .insert_alert_events(
+                vec![
+                    event("r1", "a", "critical", 1_000, STATUS_OPEN),
+                    other_mount,
+                    event("r1", "b", "critical", 1_000, STATUS_OPEN),
+                    event("r2", "a", "critical", 1_000, STATUS_OPEN),
+                ],
+                5,
+            )
+            .unwrap();
+        m.acknowledge_alert(&stored[0].id, 6).unwrap();
+        m.insert_alert_events(vec![event("r1", "a", "critical", 2_000, STATUS_RESOLVED)], 7).unwrap();
+        let status = |i: usize| m.alert_event(&stored[i].id).unwrap().unwrap().status;
+        assert_eq!(status(0), STATUS_RESOLVED, "the recovered series");
+        assert_eq!((status(1), status(2), status(3)), (STATUS_OPEN, STATUS_OPEN, STATUS_OPEN), "other series");
     }
 }
