@@ -6,6 +6,7 @@
 mod tests;
 
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 
 use oxmon_common::metric::Labels;
 use oxmon_common::rule::Severity;
@@ -31,8 +32,7 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// 4096 samples (64 KiB) per series: 11 hours at the agent's default 10 s
-    /// interval. Two days of idleness, so a daily certificate check keeps
+    /// 4096 samples (about 64 KiB) per series: 11 hours at a 10 s interval. Two days of idleness, so a daily certificate check keeps
     /// its state between checks.
     fn default() -> Self {
         Limits { max_points_per_series: 4096, idle_expiry_secs: 2 * 86_400 }
@@ -41,7 +41,7 @@ impl Default for Limits {
 
 /// The alert engine. Pure: no IO, no clock, no threads; the caller passes
 /// `now_ms` and owns synchronisation.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Engine {
     /// In the order given (the server passes creation order), which is the
     /// order of the events one point produces.
@@ -82,6 +82,17 @@ struct Active {
 
 // === impl Engine ===
 
+/// A summary: the windows of every series would drown a log line.
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("rules", &self.rules.iter().map(|s| s.rule.id.as_str()).collect::<Vec<_>>())
+            .field("series", &self.series_count())
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
 impl Engine {
     /// An engine over `rules`, with the default [`Limits`]. Refuses the whole
     /// set if any rule is invalid; see [`Engine::set_rules_skip_invalid`] for
@@ -117,9 +128,10 @@ impl Engine {
         Ok(())
     }
 
-    /// Like [`Engine::set_rules`], but skips invalid rules (and later rules
-    /// repeating an id) instead of refusing the set, and returns why each was
-    /// skipped. This is 0.1's behaviour for rows it could not load.
+    /// Like [`Engine::set_rules`], but skips invalid rules (and rules
+    /// repeating the id of an earlier accepted one) instead of refusing the
+    /// set, and returns why each was skipped. This is 0.1's behaviour for
+    /// rows it could not load.
     pub fn set_rules_skip_invalid(&mut self, rules: Vec<Rule>) -> Vec<RuleError> {
         let mut compiled = Vec::with_capacity(rules.len());
         let mut ids = HashSet::new();
@@ -240,13 +252,33 @@ impl RuleState {
         let subject = Subject { metric: point.metric, labels: point.labels, agent_id: point.agent_id };
         let firing = eval::evaluate(&self.rule.config, self.rule.severity, &series.window, &subject);
         let current = series.window.newest().map_or(point.value, |s| s.value);
-        if let Some(kind_and_firing) = series.transition(firing, now_ms, self.compiled.silence_ms) {
-            events.push(self.event(kind_and_firing, &subject, current, now_ms));
+        if let Some(transition) = series.transition(firing, now_ms, self.compiled.silence_ms) {
+            events.push(self.event(transition, &subject, current, now_ms));
         }
     }
 
     fn event(&self, transition: Transition, subject: &Subject<'_>, current: f64, now_ms: i64) -> Event {
-        let base = |kind, severity, message, value, threshold, predicted_breach_ms, first| Event {
+        let (kind, severity, message, value, threshold, predicted_breach_ms, first_triggered_ms) = match transition {
+            Transition::Fired { firing, first_triggered_ms } => (
+                EventKind::Fired,
+                firing.severity,
+                firing.message,
+                firing.value,
+                firing.threshold,
+                firing.predicted_breach_ms,
+                first_triggered_ms,
+            ),
+            Transition::Recovered(active) => (
+                EventKind::Recovered,
+                active.severity,
+                format!("[RECOVERED] {subject} has returned to normal on {}", subject.agent_id),
+                current,
+                active.threshold,
+                None,
+                active.first_triggered_ms,
+            ),
+        };
+        Event {
             kind,
             rule_id: self.rule.id.clone(),
             rule_name: self.rule.name.clone(),
@@ -259,27 +291,7 @@ impl RuleState {
             labels: subject.labels.clone(),
             timestamp_ms: now_ms,
             predicted_breach_ms,
-            first_triggered_at_ms: Some(first),
-        };
-        match transition {
-            Transition::Fired { firing, first_triggered_ms } => base(
-                EventKind::Fired,
-                firing.severity,
-                firing.message,
-                firing.value,
-                firing.threshold,
-                firing.predicted_breach_ms,
-                first_triggered_ms,
-            ),
-            Transition::Recovered(active) => base(
-                EventKind::Recovered,
-                active.severity,
-                format!("[RECOVERED] {subject} has returned to normal on {}", subject.agent_id),
-                current,
-                active.threshold,
-                None,
-                active.first_triggered_ms,
-            ),
+            first_triggered_at_ms: Some(first_triggered_ms),
         }
     }
 }
