@@ -191,3 +191,33 @@ proptest! {
         });
     }
 }
+
+proptest! {
+    #[test]
+    fn extreme_times_values_and_spans_never_panic(
+        spans in (any::<u64>(), any::<u64>(), any::<u64>()),
+        points in prop::collection::vec((any::<i64>(), any::<f64>(), any::<i64>()), 1..40),
+    ) {
+        let (duration_secs, window_secs, silence_secs) = spans;
+        let rules = vec![
+            rule("t", silence_secs, threshold(duration_secs)),
+            rule("r", silence_secs, RuleConfig::RateOfChange(RateOfChangeConfig { rate_threshold: 1.0, window_secs: window_secs.max(1) })),
+            rule("p", silence_secs, RuleConfig::TrendPrediction(TrendPredictionConfig {
+                predict_threshold: 1e300,
+                horizon_secs: u64::MAX,
+                min_data_points: 2,
+                window_secs: window_secs.max(1),
+                min_lead_secs: 0,
+            })),
+        ];
+        let mut engine = Engine::new(rules).unwrap();
+        let labels = Labels::new();
+        for (timestamp_ms, value, now_ms) in points {
+            let point = Point { agent_id: "a", metric: METRIC, labels: &labels, timestamp_ms, value };
+            for e in engine.observe(&point, now_ms) {
+                prop_assert!(e.value.is_finite());
+            }
+            engine.expire(now_ms);
+        }
+    }
+}

@@ -26,7 +26,7 @@ pub(super) fn evaluate(
     if rate.is_nan() || rate.abs() <= c.rate_threshold {
         return None;
     }
-    let span_secs = (newest.ts_ms - oldest.ts_ms) / 1000;
+    let span_secs = newest.ts_ms.saturating_sub(oldest.ts_ms) / 1000;
     let message = format!(
         "{subject} changed by {rate:.1}% in {span_secs}s (threshold: {:.1}%) on {}",
         c.rate_threshold, subject.agent_id

@@ -66,7 +66,7 @@ impl Fit {
     /// that the sums overflow.
     pub fn new(samples: impl Iterator<Item = Sample> + Clone) -> Option<Fit> {
         let t0_ms = samples.clone().next()?.ts_ms;
-        let x = |s: &Sample| (s.ts_ms - t0_ms) as f64 / 1000.0;
+        let x = |s: &Sample| s.ts_ms.saturating_sub(t0_ms) as f64 / 1000.0;
         let (mut n, mut sum_x, mut sum_y) = (0usize, 0.0, 0.0);
         for s in samples.clone() {
             n += 1;
@@ -90,7 +90,7 @@ impl Fit {
 
     /// The fitted value at `ts_ms`.
     pub fn at(&self, ts_ms: i64) -> f64 {
-        let x = (ts_ms - self.t0_ms) as f64 / 1000.0;
+        let x = ts_ms.saturating_sub(self.t0_ms) as f64 / 1000.0;
         self.mean_y + self.slope * (x - self.mean_x)
     }
 }
