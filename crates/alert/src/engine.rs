@@ -32,8 +32,9 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// 4096 samples (about 64 KiB) per series: 11 hours at a 10 s interval. Two days of idleness, so a daily certificate check keeps
-    /// its state between checks.
+    /// 4096 samples (about 64 KiB) per series: 11 hours at a 10 s interval.
+    /// Two days of idleness, so a daily certificate check keeps its state
+    /// between checks.
     fn default() -> Self {
         Limits { max_points_per_series: 4096, idle_expiry_secs: 2 * 86_400 }
     }
