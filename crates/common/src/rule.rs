@@ -131,6 +131,14 @@ pub struct TrendPredictionConfig {
     pub horizon_secs: u64,
     #[serde(default = "default_min_points")]
     pub min_data_points: usize,
+    /// Span of samples the line is fitted to (new in 0.2; 0.1 fitted the
+    /// engine's retention, which is 3600 s for the default disk-trend rule).
+    #[serde(default = "default_trend_window")]
+    pub window_secs: u64,
+    /// A predicted breach sooner than this is not reported (new in 0.2). The
+    /// default 0 reports every breach within the horizon, as 0.1 did.
+    #[serde(default)]
+    pub min_lead_secs: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -150,6 +158,9 @@ fn default_horizon() -> u64 {
 }
 fn default_min_points() -> usize {
     3
+}
+fn default_trend_window() -> u64 {
+    3600
 }
 fn default_warning_days() -> i64 {
     30
@@ -207,7 +218,10 @@ impl RuleConfig {
         !matches!(self, RuleConfig::CertExpiration(_))
     }
 
-    fn check(&self) -> Result<(), String> {
+    /// Checks the values serde cannot: finite numbers, non-zero spans,
+    /// consistent limits. [`RuleConfig::parse`] runs it; callers that build a
+    /// config by hand (the alert engine) run it too.
+    pub fn check(&self) -> Result<(), String> {
         let finite = |name: &str, v: f64| {
             if v.is_finite() { Ok(()) } else { Err(format!("{name} must be a finite number")) }
         };
@@ -230,6 +244,12 @@ impl RuleConfig {
                 }
                 if c.min_data_points < 2 {
                     return Err("min_data_points must be at least 2 (a trend needs two points)".into());
+                }
+                if c.window_secs == 0 {
+                    return Err("window_secs must be at least 1".into());
+                }
+                if c.min_lead_secs > c.horizon_secs {
+                    return Err("min_lead_secs must not exceed horizon_secs".into());
                 }
                 Ok(())
             }
@@ -278,7 +298,15 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!((t.horizon_secs, t.min_data_points), (86_400, 3));
+        assert_eq!((t.horizon_secs, t.min_data_points, t.window_secs, t.min_lead_secs), (86_400, 3, 3600, 0));
+        let RuleConfig::TrendPrediction(t) = RuleConfig::parse(
+            "trend_prediction",
+            r#"{"predict_threshold":95.0,"window_secs":7200,"min_lead_secs":600}"#,
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!((t.window_secs, t.min_lead_secs), (7200, 600));
         assert_eq!(
             RuleConfig::parse("cert_expiration", "").unwrap(),
             RuleConfig::CertExpiration(CertExpirationConfig { warning_days: 30, critical_days: 7 })
@@ -302,6 +330,12 @@ mod tests {
             "trend_prediction",
             r#"{"predict_threshold":1,"min_data_points":1}"#,
             "min_data_points must be at least 2",
+        );
+        check_err("trend_prediction", r#"{"predict_threshold":1,"window_secs":0}"#, "window_secs must be at least 1");
+        check_err(
+            "trend_prediction",
+            r#"{"predict_threshold":1,"horizon_secs":60,"min_lead_secs":61}"#,
+            "min_lead_secs must not exceed horizon_secs",
         );
         check_err(
             "cert_expiration",
