@@ -19,6 +19,10 @@ use crate::{Event, EventKind, Point};
 /// Consecutive non-firing evaluations that recover an active series.
 pub const RECOVERY_EVALUATIONS: u32 = 3;
 
+/// The same for `cert_expiration` rules, whose series get one point per
+/// certificate check.
+pub const CERT_RECOVERY_EVALUATIONS: u32 = 1;
+
 /// Memory bounds of an [`Engine`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -253,7 +257,9 @@ impl RuleState {
         let subject = Subject { metric: point.metric, labels: point.labels, agent_id: point.agent_id };
         let firing = eval::evaluate(&self.rule.config, self.rule.severity, &series.window, &subject);
         let current = series.window.newest().map_or(point.value, |s| s.value);
-        if let Some(transition) = series.transition(firing, now_ms, self.compiled.silence_ms) {
+        if let Some(transition) =
+            series.transition(firing, now_ms, self.compiled.silence_ms, self.compiled.recover_after)
+        {
             events.push(self.event(transition, &subject, current, now_ms));
         }
     }
@@ -307,7 +313,13 @@ enum Transition {
 impl Series {
     /// Applies one evaluation to the alert state: fire, remind, suppress,
     /// count towards recovery or recover.
-    fn transition(&mut self, firing: Option<Firing>, now_ms: i64, silence_ms: i64) -> Option<Transition> {
+    fn transition(
+        &mut self,
+        firing: Option<Firing>,
+        now_ms: i64,
+        silence_ms: i64,
+        recover_after: u32,
+    ) -> Option<Transition> {
         match (firing, &mut self.active) {
             (Some(firing), Some(active)) => {
                 active.oks = 0;
@@ -334,7 +346,7 @@ impl Series {
             }
             (None, Some(active)) => {
                 active.oks += 1;
-                if active.oks < RECOVERY_EVALUATIONS {
+                if active.oks < recover_after {
                     return None;
                 }
                 let recovered = *active;

@@ -47,7 +47,8 @@
 //! * **Recovery.** An active series that evaluates not-firing
 //!   [`RECOVERY_EVALUATIONS`] times in a row emits one `Recovered` event and
 //!   its alert state resets; a firing evaluation in between restarts the
-//!   count.
+//!   count. Certificate series recover on the first good check
+//!   ([`CERT_RECOVERY_EVALUATIONS`]): checks are daily by default.
 //!
 //! `crates/alert/README.md` describes each rule type with an example.
 
@@ -61,7 +62,7 @@ mod window;
 use oxmon_common::metric::Labels;
 use oxmon_common::rule::Severity;
 
-pub use engine::{Engine, Limits, RECOVERY_EVALUATIONS};
+pub use engine::{CERT_RECOVERY_EVALUATIONS, Engine, Limits, RECOVERY_EVALUATIONS};
 pub use rule::{Rule, RuleError};
 
 /// One ingested sample, borrowed from the caller's batch.

@@ -7,7 +7,7 @@ use globset::{Glob, GlobMatcher};
 use oxmon_common::metric::CERT_DAYS_UNTIL_EXPIRY;
 use oxmon_common::rule::{RuleConfig, Severity};
 
-use crate::Limits;
+use crate::{CERT_RECOVERY_EVALUATIONS, Limits, RECOVERY_EVALUATIONS};
 
 /// An enabled alert rule with its validated configuration.
 ///
@@ -82,6 +82,8 @@ pub(crate) struct Compiled {
     /// History a series keeps, relative to its newest sample.
     pub span_ms: i64,
     pub silence_ms: i64,
+    /// Consecutive non-firing evaluations that recover an active series.
+    pub recover_after: u32,
 }
 
 impl Compiled {
@@ -116,7 +118,20 @@ impl Compiled {
             }
             RuleConfig::CertExpiration(_) => 0,
         };
-        Ok(Compiled { metric, agents, span_ms: secs_to_ms(span_secs), silence_ms: secs_to_ms(rule.silence_secs) })
+        // A certificate is checked rarely (daily by default) and its days
+        // left do not flap: one good check means it was renewed.
+        let recover_after = if matches!(rule.config, RuleConfig::CertExpiration(_)) {
+            CERT_RECOVERY_EVALUATIONS
+        } else {
+            RECOVERY_EVALUATIONS
+        };
+        Ok(Compiled {
+            metric,
+            agents,
+            span_ms: secs_to_ms(span_secs),
+            silence_ms: secs_to_ms(rule.silence_secs),
+            recover_after,
+        })
     }
 }
 

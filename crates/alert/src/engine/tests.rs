@@ -249,6 +249,26 @@ fn cert_escalation_to_critical_is_not_silenced_and_each_domain_is_its_own_series
     assert_eq!(observe("a.example", 100, 19.0), []);
     assert_eq!(observe("a.example", 200, 6.0), [(Severity::Critical, Some(ms(0)))]);
     assert_eq!(observe("a.example", 300, 5.0), []);
+    // A renewed certificate recovers on its first good check.
+    let recovered = engine_recovery(&mut engine);
+    assert_eq!(recovered, ["a.example"]);
+}
+
+fn engine_recovery(engine: &mut Engine) -> Vec<String> {
+    let labels = Labels::one("domain", "a.example");
+    let point = Point {
+        agent_id: "cert-checker",
+        metric: CERT_DAYS_UNTIL_EXPIRY,
+        labels: &labels,
+        timestamp_ms: ms(400),
+        value: 89.0,
+    };
+    engine
+        .observe(&point, ms(400))
+        .into_iter()
+        .filter(|e| e.kind == EventKind::Recovered)
+        .map(|e| e.labels.get("domain").unwrap_or_default().to_owned())
+        .collect()
 }
 
 #[test]
