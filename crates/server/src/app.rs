@@ -17,6 +17,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Identity, ServerTlsConfig};
 
 use crate::agents::AgentRegistry;
+use crate::alerting::Alerting;
 use crate::auth::{self, Auth};
 use crate::config::ServerConfig;
 use crate::grpc::IngestService;
@@ -48,11 +49,16 @@ pub struct RunningServer {
 pub struct StartOptions {
     /// Replaces the system clock (tests).
     pub clock: Option<Clock>,
+    /// Timeouts and retries of notification sends (tests shorten them).
+    pub notify_net: Option<oxmon_notify::NetConfig>,
 }
 
 impl std::fmt::Debug for StartOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StartOptions").field("clock", &self.clock.is_some()).finish()
+        f.debug_struct("StartOptions")
+            .field("clock", &self.clock.is_some())
+            .field("notify_net", &self.notify_net)
+            .finish()
     }
 }
 
@@ -82,12 +88,22 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
     let grpc_addr = grpc_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
+    let telemetry = Arc::new(Telemetry::new());
+    let alerting = Alerting::start(
+        management.clone(),
+        ClockHandle(clock.clone()),
+        telemetry.clone(),
+        options.notify_net.unwrap_or_default(),
+    )
+    .await
+    .context("starting the alert engine and notifier")?;
     let state = Arc::new(AppState {
         reader: Reader::new(&data_dir),
         writer,
         management,
         agents: AgentRegistry::from_records(records),
-        telemetry: Telemetry::new(),
+        telemetry,
+        alerting,
         auth: Auth::new(&jwt_key, config.auth.token_expire_secs),
         started: Instant::now(),
         clock: ClockHandle(clock),
@@ -209,13 +225,15 @@ fn announce_admin(config: &ServerConfig, generated: Option<&str>) {
 
 impl RunningServer {
     /// Stops accepting, lets requests in flight finish, saves agent
-    /// activity and waits for the storage writer to drain.
+    /// activity, sends pending notifications and waits for the storage
+    /// writer to drain.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;
         }
         flush_agents(&self.state).await;
+        self.state.alerting.shutdown().await;
         // The writer thread stops once the last handle (inside the state) is
         // dropped, after finishing every queued command.
         let state = self.state;
@@ -280,8 +298,33 @@ async fn retention_loop(state: Arc<AppState>, stopped: watch::Receiver<bool>) {
                 if let Err(error) = state.writer.retain(state.config.retention_days, now).await {
                     tracing::warn!(%error, "retention failed; will retry");
                 }
+                prune_notification_logs(&state, now).await;
+                let expired = state.alerting.expire(now);
+                if expired > 0 {
+                    tracing::debug!(series = expired, "alert engine: idle series dropped");
+                }
             }
             _ = wait_for(stopped.clone()) => return,
         }
+    }
+}
+
+/// Deletes notification logs older than the `notification_log_retention`
+/// runtime setting (days; 0 keeps them forever).
+async fn prune_notification_logs(state: &AppState, now_ms: i64) {
+    let pruned = state
+        .management(move |m| {
+            let days = m.runtime_setting(oxmon_common::settings::LOG_RETENTION)?;
+            if days == 0 {
+                return Ok(0);
+            }
+            let before = now_ms.saturating_sub(i64::try_from(days).unwrap_or(i64::MAX).saturating_mul(86_400_000));
+            m.prune_notification_logs(before)
+        })
+        .await;
+    match pruned {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(logs = n, "notification logs past retention deleted"),
+        Err(error) => tracing::warn!(%error, "pruning notification logs failed; will retry"),
     }
 }

@@ -113,6 +113,10 @@ impl MetricService for IngestService {
             state.telemetry.dropped("expired", checked.expired as u64);
         }
         let stored = checked.samples.len() as u64;
+        // Evaluated before the write, which takes the samples: a batch that
+        // then fails to store is resent, and the engine ignores a resent
+        // sample it has seen.
+        state.alerting.observe(&checked.samples, now);
         let started = Instant::now();
         let result =
             if checked.samples.is_empty() { Ok(()) } else { state.writer.write(checked.samples).await.map(drop) };

@@ -9,6 +9,7 @@ use oxmon_storage::reader::Reader;
 use oxmon_storage::writer::{Clock, Writer};
 
 use crate::agents::AgentRegistry;
+use crate::alerting::Alerting;
 use crate::auth::Auth;
 use crate::config::ServerConfig;
 use crate::telemetry::Telemetry;
@@ -20,7 +21,8 @@ pub struct AppState {
     pub reader: Reader,
     pub management: Arc<Management>,
     pub agents: AgentRegistry,
-    pub telemetry: Telemetry,
+    pub telemetry: Arc<Telemetry>,
+    pub alerting: Alerting,
     pub auth: Auth,
     pub started: Instant,
     pub clock: ClockHandle,
@@ -44,13 +46,30 @@ impl std::fmt::Debug for ClockHandle {
 
 impl AppState {
     /// Stores samples produced inside the server (the certificate checker's
-    /// results), on the same path as ingested ones: once the alert engine is
-    /// wired in, they are evaluated after they are committed.
+    /// results) on the path ingested ones take: evaluated by the alert
+    /// engine, then stored.
     pub async fn record_internal(&self, samples: Vec<oxmon_storage::Sample>) -> Result<(), oxmon_storage::Error> {
         if samples.is_empty() {
             return Ok(());
         }
+        self.alerting.observe(&samples, self.clock.now_ms());
         self.writer.write(samples).await.map(drop)
+    }
+
+    /// Reloads the alert rules after a change through the API. A failed
+    /// reload is logged; the engine keeps its previous rules.
+    pub async fn rules_changed(&self) {
+        if let Err(error) = self.alerting.reload_rules(&self.management).await {
+            tracing::error!(%error, "reloading alert rules failed");
+        }
+    }
+
+    /// Reloads channels, silence windows and runtime settings after a
+    /// change through the API.
+    pub async fn notifications_changed(&self) {
+        if let Err(error) = self.alerting.reload_notifications(&self.management).await {
+            tracing::error!(%error, "reloading notification settings failed");
+        }
     }
 
     /// Runs blocking management-database work off the async workers.

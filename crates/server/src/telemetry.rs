@@ -29,6 +29,12 @@ pub struct Telemetry {
     /// Agents that ever reported.
     pub agents_known: Gauge,
     pub http_requests: Family<Label, Counter>,
+    /// Samples run through the alert engine.
+    pub rule_evaluations: Counter,
+    /// Alert events by kind (`fired`, `recovered`, `dropped`).
+    pub alert_events: Family<Label, Counter>,
+    /// Channel sends by channel type and result (`success`, `failed`).
+    pub notifications: Family<Label, Counter>,
 }
 
 impl Telemetry {
@@ -42,6 +48,9 @@ impl Telemetry {
         let agents_active = Gauge::default();
         let agents_known = Gauge::default();
         let http_requests = Family::<Label, Counter>::default();
+        let rule_evaluations = Counter::default();
+        let alert_events = Family::<Label, Counter>::default();
+        let notifications = Family::<Label, Counter>::default();
         registry.register("ingest_samples", "Samples stored and acknowledged", ingest_samples.clone());
         registry.register("ingest_batches", "ReportMetrics calls by result", ingest_batches.clone());
         registry.register(
@@ -62,6 +71,9 @@ impl Telemetry {
         registry.register("agents_active", "Agents that reported within their active window", agents_active.clone());
         registry.register("agents_known", "Agents that ever reported", agents_known.clone());
         registry.register("http_requests", "REST requests by status class", http_requests.clone());
+        registry.register("rule_evaluations", "Samples evaluated by the alert engine", rule_evaluations.clone());
+        registry.register("alert_events", "Alert events by kind", alert_events.clone());
+        registry.register("notifications", "Notification sends by channel type and result", notifications.clone());
         Self {
             registry,
             ingest_samples,
@@ -72,6 +84,9 @@ impl Telemetry {
             agents_active,
             agents_known,
             http_requests,
+            rule_evaluations,
+            alert_events,
+            notifications,
         }
     }
 

@@ -261,7 +261,7 @@ pub async fn create_config(state: AppStateRef, ApiJson(body): ApiJson<CreateChan
     let now = state.clock.now_ms() / 1000;
     match state.management(move |m| m.create_channel(record, &recipients, now)).await? {
         Write::Done(c) => {
-            state.channels_changed().await;
+            state.notifications_changed().await;
             Ok(ApiOk::created(ChannelConfig::from(c)))
         }
         Write::NameTaken => Err(name_taken()),
@@ -318,7 +318,7 @@ pub async fn update_config(
     let now = state.clock.now_ms() / 1000;
     match state.management(move |m| m.update_channel(&channel, recipients.as_deref(), now)).await? {
         Write::Done(c) => {
-            state.channels_changed().await;
+            state.notifications_changed().await;
             Ok(ApiOk::data(ChannelConfig::from(c)))
         }
         Write::NameTaken => Err(name_taken()),
@@ -339,7 +339,7 @@ pub async fn delete_config(state: AppStateRef, Path(id): Path<String>) -> ApiRes
     if !state.management(move |m| m.delete_channel(&channel.id)).await? {
         return Err(not_found());
     }
-    state.channels_changed().await;
+    state.notifications_changed().await;
     Ok(ApiOk::message("Channel deleted"))
 }
 
@@ -362,7 +362,7 @@ pub async fn set_recipients(
     let now = state.clock.now_ms() / 1000;
     let stored =
         state.management(move |m| m.set_channel_recipients(&channel.id, &list, now)).await?.ok_or_else(not_found)?;
-    state.channels_changed().await;
+    state.notifications_changed().await;
     Ok(ApiOk::data(stored))
 }
 
@@ -398,7 +398,7 @@ pub async fn test(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let channel = load(&state, id).await?;
     let key = channel.id.clone();
     let recipients = state.management(move |m| m.channel_recipients(&key)).await?;
-    match state.test_channel(channel, recipients).await {
+    match state.alerting.test_channel(&channel, recipients).await {
         Ok(()) => Ok(ApiOk::message("Test notification sent")),
         Err(why) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code::INTERNAL, why)),
     }

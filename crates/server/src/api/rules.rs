@@ -210,7 +210,10 @@ pub async fn create(state: AppStateRef, ApiJson(body): ApiJson<CreateRule>) -> A
     })?;
     let now = state.clock.now_ms() / 1000;
     match state.management(move |m| m.create_rule(rule, now)).await? {
-        Write::Done(rule) => Ok(ApiOk::created(RuleDetail::from(rule))),
+        Write::Done(rule) => {
+            state.rules_changed().await;
+            Ok(ApiOk::created(RuleDetail::from(rule)))
+        }
         Write::NameTaken => Err(name_taken()),
         Write::NotFound => Err(not_found()),
     }
@@ -237,7 +240,10 @@ async fn load(state: &AppStateRef, id: &str) -> Result<RuleRecord, ApiError> {
 async fn store(state: &AppStateRef, rule: RuleRecord) -> ApiResult {
     let now = state.clock.now_ms() / 1000;
     match state.management(move |m| m.update_rule(&rule, now)).await? {
-        Write::Done(rule) => Ok(ApiOk::data(RuleDetail::from(rule))),
+        Write::Done(rule) => {
+            state.rules_changed().await;
+            Ok(ApiOk::data(RuleDetail::from(rule)))
+        }
         Write::NameTaken => Err(name_taken()),
         Write::NotFound => Err(not_found()),
     }
@@ -308,5 +314,6 @@ pub async fn delete(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     if !deleted {
         return Err(not_found());
     }
+    state.rules_changed().await;
     Ok(ApiOk::message("Rule deleted"))
 }

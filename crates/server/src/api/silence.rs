@@ -100,6 +100,7 @@ pub async fn create(state: AppStateRef, ApiJson(body): ApiJson<CreateWindow>) ->
     };
     let now = state.clock.now_ms() / 1000;
     let stored = state.management(move |m| m.create_silence_window(record, now)).await?;
+    state.notifications_changed().await;
     Ok(ApiOk::created(WindowItem::from(stored)))
 }
 
@@ -124,5 +125,6 @@ pub async fn delete(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
         ));
     }
     state.management(move |m| m.delete_silence_window(&id)).await?;
+    state.notifications_changed().await;
     Ok(ApiOk::message("Silence window deleted"))
 }

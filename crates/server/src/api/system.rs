@@ -27,7 +27,6 @@ pub struct SystemConfig {
     /// The stored runtime setting (default 60).
     notification_aggregation_window_secs: u64,
     alert_rules_count: i64,
-    /// Channels arrive with the notification issue; 0 until then.
     notification_channels_count: i64,
 }
 
@@ -36,15 +35,8 @@ pub struct SystemConfig {
     (status = 200, description = "Configuration", body = Envelope<SystemConfig>),
     (status = 401, description = "No valid token", body = EmptyEnvelope)))]
 pub async fn config(state: AppStateRef) -> ApiResult {
-    let (rules, window) = state
-        .management(|m| {
-            let window = m
-                .config_by_key(AGGREGATION_WINDOW)?
-                .filter(|c| c.enabled && c.config_type == "runtime")
-                .and_then(|c| serde_json::from_str::<serde_json::Value>(&c.config_json).ok())
-                .and_then(|v| v.get("value").and_then(serde_json::Value::as_u64));
-            Ok((m.rule_count()?, window))
-        })
+    let (rules, channels, window) = state
+        .management(|m| Ok((m.rule_count()?, m.channel_count()?, m.runtime_setting(AGGREGATION_WINDOW)?)))
         .await?;
     let c = &state.config;
     Ok(ApiOk::data(SystemConfig {
@@ -57,9 +49,9 @@ pub async fn config(state: AppStateRef) -> ApiResult {
         cert_check_default_interval_secs: c.cert_check.default_interval_secs,
         cert_check_tick_secs: c.cert_check.tick_secs,
         cert_check_max_concurrent: c.cert_check.max_concurrent,
-        notification_aggregation_window_secs: window.unwrap_or(60),
+        notification_aggregation_window_secs: window,
         alert_rules_count: rules,
-        notification_channels_count: 0,
+        notification_channels_count: channels,
     }))
 }
 
@@ -245,7 +237,10 @@ pub async fn create_config(state: AppStateRef, ApiJson(body): ApiJson<CreateConf
     };
     let now = state.clock.now_ms() / 1000;
     match state.management(move |m| m.create_config(row, now)).await? {
-        Write::Done(row) => Ok(ApiOk::created(ConfigItem::from(row))),
+        Write::Done(row) => {
+            state.notifications_changed().await;
+            Ok(ApiOk::created(ConfigItem::from(row)))
+        }
         _ => Err(ApiError::new(StatusCode::CONFLICT, code::CONFLICT, format!("config_key '{key}' already exists"))),
     }
 }
@@ -296,6 +291,7 @@ pub async fn update_config(
     }
     let now = state.clock.now_ms() / 1000;
     let row = state.management(move |m| m.update_config(&row, now)).await?.ok_or_else(not_found)?;
+    state.notifications_changed().await;
     Ok(ApiOk::data(ConfigItem::from(row)))
 }
 
@@ -310,5 +306,6 @@ pub async fn delete_config(state: AppStateRef, Path(id): Path<String>) -> ApiRes
     if !deleted {
         return Err(not_found());
     }
+    state.notifications_changed().await;
     Ok(ApiOk::message("System config deleted"))
 }

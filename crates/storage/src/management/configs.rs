@@ -75,6 +75,19 @@ impl Management {
         })
     }
 
+    /// The value in effect of runtime setting `key`: the row's `value` when
+    /// the row exists, is enabled, is of type `runtime` and passes the
+    /// setting's check; the setting's default otherwise.
+    pub fn runtime_setting(&self, key: &str) -> Result<u64> {
+        let Some(setting) = oxmon_common::settings::RuntimeSetting::find(key) else { return Ok(0) };
+        Ok(self
+            .config_by_key(key)?
+            .filter(|c| c.enabled && c.config_type == "runtime")
+            .and_then(|c| serde_json::from_str::<serde_json::Value>(&c.config_json).ok())
+            .and_then(|v| setting.check(&v).ok())
+            .unwrap_or(setting.default))
+    }
+
     /// Inserts `cfg` (id and times are set here); `NameTaken` when the key exists.
     pub fn create_config(&self, mut cfg: ConfigRecord, now_s: i64) -> Result<Write<ConfigRecord>> {
         cfg.id = new_id();
