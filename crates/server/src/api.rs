@@ -9,9 +9,12 @@
 mod agents;
 mod alerts;
 pub mod auth;
+mod channels;
+mod dashboard;
 mod dictionaries;
 mod health;
 mod metrics;
+mod notification_logs;
 pub mod openapi;
 pub mod params;
 pub mod response;
@@ -98,6 +101,15 @@ fn documented_routes(state: Arc<AppState>) -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(alerts::summary))
         .routes(routes!(alerts::acknowledge))
         .routes(routes!(alerts::resolve))
+        .routes(routes!(channels::list))
+        .routes(routes!(channels::get))
+        .routes(routes!(channels::test))
+        .routes(routes!(channels::list_configs, channels::create_config))
+        .routes(routes!(channels::get_config, channels::update_config, channels::delete_config))
+        .routes(routes!(channels::set_recipients, channels::get_recipients))
+        .routes(routes!(notification_logs::list))
+        .routes(routes!(notification_logs::summary))
+        .routes(routes!(dashboard::overview))
         .routes(routes!(silence::list, silence::create))
         .routes(routes!(silence::delete))
         .routes(routes!(system::config))

@@ -148,7 +148,7 @@ pub fn require_settings(channel_type: &str, config: &Map<String, Value>) -> Resu
 
 /// Checks a config for a (normalised) type by building the channel.
 pub fn validate(channel_type: &str, config_json: &str) -> Result<(), ChannelError> {
-    oxmon_notify::build_channel(channel_type, config_json, &oxmon_notify::HttpClient::default())
+    oxmon_notify::channel::ChannelConfig::parse(channel_type, config_json)
         .map(drop)
         .map_err(|e| ChannelError::InvalidConfig(format!("invalid {channel_type} config: {e}")))
 }

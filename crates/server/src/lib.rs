@@ -8,9 +8,11 @@
 #![forbid(unsafe_code)]
 
 pub mod agents;
+pub mod alerting;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod dictionaries;

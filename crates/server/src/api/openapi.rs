@@ -29,7 +29,10 @@ pub const BEARER: &str = "bearer_auth";
         (name = "metrics", description = "Stored samples"),
         (name = "rules", description = "Alert rules"),
         (name = "alerts", description = "Alert events"),
+        (name = "channels", description = "Notification channels, their recipients and test sends"),
+        (name = "notification-logs", description = "What was sent, to whom, and how it went"),
         (name = "silence", description = "Periods in which notifications are held back"),
+        (name = "dashboard", description = "Front-page numbers"),
         (name = "system", description = "Configuration, storage and runtime settings"),
         (name = "dictionaries", description = "Named lists of constants for user interfaces")
     )
