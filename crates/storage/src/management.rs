@@ -8,6 +8,7 @@
 
 mod agents;
 mod alerts;
+mod certs;
 mod configs;
 mod dictionaries;
 mod rules;
@@ -25,6 +26,10 @@ use rusqlite::Connection;
 pub use agents::AgentRecord;
 pub use alerts::{
     AlertEvent, AlertFilter, AlertSummary, STATUS_ACKNOWLEDGED, STATUS_OPEN, STATUS_RESOLVED, Transition,
+};
+pub use certs::{
+    CertCheckResult, CertDetailsFilter, CertDomain, CertDomainFilter, CertSummary, CertificateDetails,
+    EXPIRING_SOON_DAYS,
 };
 pub use configs::ConfigRecord;
 pub use dictionaries::{DictItem, DictType, DictTypeSummary};
@@ -66,6 +71,7 @@ impl Management {
             configs::SCHEMA,
             dictionaries::SCHEMA,
             alerts::SCHEMA,
+            certs::SCHEMA,
         ] {
             conn.execute_batch(schema).map_err(Error::Management)?;
         }
