@@ -48,11 +48,16 @@ pub struct RunningServer {
 pub struct StartOptions {
     /// Replaces the system clock (tests).
     pub clock: Option<Clock>,
+    /// Replaces the certificate checker's trust roots (tests).
+    pub cert_roots: Option<rustls::RootCertStore>,
 }
 
 impl std::fmt::Debug for StartOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StartOptions").field("clock", &self.clock.is_some()).finish()
+        f.debug_struct("StartOptions")
+            .field("clock", &self.clock.is_some())
+            .field("cert_roots", &self.cert_roots.as_ref().map(|r| r.len()))
+            .finish()
     }
 }
 
@@ -91,6 +96,7 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
         auth: Auth::new(&jwt_key, config.auth.token_expire_secs),
         started: Instant::now(),
         clock: ClockHandle(clock),
+        cert_checker: crate::certs::checker::Checker::from_config(&config.cert_check, options.cert_roots),
         config,
     });
 
@@ -124,6 +130,9 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
     }));
 
     tasks.push(tokio::spawn(flush_agents_loop(state.clone(), stopped.clone())));
+    if state.config.cert_check.enabled {
+        tasks.push(tokio::spawn(crate::certs::scheduler::run(state.clone(), stopped.clone())));
+    }
     tasks.push(tokio::spawn(retention_loop(state.clone(), stopped)));
 
     tracing::info!(%grpc_addr, %http_addr, data_dir = %state.config.data_dir.display(), tls = state.config.tls.is_some(), "oxmon-server started");

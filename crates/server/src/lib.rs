@@ -11,6 +11,7 @@ pub mod agents;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod certs;
 pub mod cli;
 pub mod config;
 pub mod dictionaries;
