@@ -15,7 +15,9 @@ use oxmon_alert::{Engine, Event, EventKind, Point, Rule};
 use oxmon_common::rule::{RuleConfig, Severity};
 use oxmon_common::settings;
 use oxmon_common::silence::Window;
-use oxmon_notify::{Alert, AlertStatus, ChannelEntry, HttpClient, LogSink, NetConfig, NotificationLog, Notifier, SilenceEntry};
+use oxmon_notify::{
+    Alert, AlertStatus, ChannelEntry, HttpClient, LogSink, NetConfig, NotificationLog, Notifier, SilenceEntry,
+};
 use oxmon_storage::Sample;
 use oxmon_storage::management::{
     AlertEvent, ChannelRecord, Management, NotificationLogRecord, RuleRecord, STATUS_OPEN, STATUS_RESOLVED,
@@ -245,7 +247,8 @@ async fn record_events(
         };
         for (i, e) in events.into_iter().enumerate() {
             telemetry.alert_events.get_or_create(&vec![("kind", e.kind.as_str())]).inc();
-            let id = stored.get(i).map_or_else(|| format!("unsaved-{}-{}", e.rule_id, e.timestamp_ms), |s| s.id.clone());
+            let id =
+                stored.get(i).map_or_else(|| format!("unsaved-{}-{}", e.rule_id, e.timestamp_ms), |s| s.id.clone());
             notifier.submit(Alert {
                 id,
                 status: match e.kind {

@@ -9,6 +9,7 @@
 mod agents;
 mod alerts;
 pub mod auth;
+mod certs;
 mod channels;
 mod dashboard;
 mod dictionaries;
@@ -122,6 +123,18 @@ fn documented_routes(state: Arc<AppState>) -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(dictionaries::list_items))
         .routes(routes!(dictionaries::create_item))
         .routes(routes!(dictionaries::get_item, dictionaries::update_item, dictionaries::delete_item))
+        .routes(routes!(certs::list_certificates))
+        .routes(routes!(certs::get_certificate))
+        .routes(routes!(certs::certificate_chain))
+        .routes(routes!(certs::create_domain, certs::list_domains))
+        .routes(routes!(certs::create_domains))
+        .routes(routes!(certs::get_domain, certs::update_domain, certs::delete_domain))
+        .routes(routes!(certs::check_domain))
+        .routes(routes!(certs::domain_history))
+        .routes(routes!(certs::check_all))
+        .routes(routes!(certs::status))
+        .routes(routes!(certs::domain_status))
+        .routes(routes!(certs::summary))
         // route_layer: unknown paths still answer 404, not 401.
         .route_layer(middleware::from_fn_with_state(state, auth::require_user));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())

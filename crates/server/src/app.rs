@@ -51,6 +51,8 @@ pub struct StartOptions {
     pub clock: Option<Clock>,
     /// Timeouts and retries of notification sends (tests shorten them).
     pub notify_net: Option<oxmon_notify::NetConfig>,
+    /// Replaces the certificate checker's trust roots (tests).
+    pub cert_roots: Option<rustls::RootCertStore>,
 }
 
 impl std::fmt::Debug for StartOptions {
@@ -58,6 +60,7 @@ impl std::fmt::Debug for StartOptions {
         f.debug_struct("StartOptions")
             .field("clock", &self.clock.is_some())
             .field("notify_net", &self.notify_net)
+            .field("cert_roots", &self.cert_roots.as_ref().map(|r| r.len()))
             .finish()
     }
 }
@@ -107,6 +110,7 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
         auth: Auth::new(&jwt_key, config.auth.token_expire_secs),
         started: Instant::now(),
         clock: ClockHandle(clock),
+        cert_checker: crate::certs::checker::Checker::from_config(&config.cert_check, options.cert_roots),
         config,
     });
 
@@ -140,6 +144,9 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
     }));
 
     tasks.push(tokio::spawn(flush_agents_loop(state.clone(), stopped.clone())));
+    if state.config.cert_check.enabled {
+        tasks.push(tokio::spawn(crate::certs::scheduler::run(state.clone(), stopped.clone())));
+    }
     tasks.push(tokio::spawn(retention_loop(state.clone(), stopped)));
 
     tracing::info!(%grpc_addr, %http_addr, data_dir = %state.config.data_dir.display(), tls = state.config.tls.is_some(), "oxmon-server started");

@@ -83,7 +83,9 @@ pub fn check_name(raw: String) -> Result<String, ChannelError> {
 }
 
 pub fn check_severity(raw: &str) -> Result<String, ChannelError> {
-    raw.parse::<Severity>().map(|s| s.as_str().to_owned()).map_err(|e| ChannelError::Field(format!("min_severity: {e}")))
+    raw.parse::<Severity>()
+        .map(|s| s.as_str().to_owned())
+        .map_err(|e| ChannelError::Field(format!("min_severity: {e}")))
 }
 
 /// Maps a requested type to the stored one: `sms_aliyun`, `sms_tencent` and
@@ -219,7 +221,8 @@ mod tests {
 
     #[test]
     fn a_config_sent_back_redacted_keeps_the_stored_secrets() {
-        let stored = json!({"smtp_password": "hunter2", "webhook_url": "https://x/?access_token=abc", "n": [{"secret": "s"}]});
+        let stored =
+            json!({"smtp_password": "hunter2", "webhook_url": "https://x/?access_token=abc", "n": [{"secret": "s"}]});
         let mut sent = json!({"smtp_password": "***", "webhook_url": "https://x/?access_token=***", "n": [{"secret": "***"}], "new": "***x"});
         restore_redacted(&mut sent, &stored);
         assert_eq!(

@@ -12,6 +12,7 @@ pub mod alerting;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod certs;
 pub mod channels;
 pub mod cli;
 pub mod config;

@@ -26,6 +26,7 @@ pub struct AppState {
     pub auth: Auth,
     pub started: Instant,
     pub clock: ClockHandle,
+    pub cert_checker: crate::certs::checker::Checker,
 }
 
 /// The wall clock, injectable for tests.

@@ -8,6 +8,7 @@
 
 mod agents;
 mod alerts;
+mod certs;
 mod channels;
 mod configs;
 mod dictionaries;
@@ -27,6 +28,10 @@ use rusqlite::Connection;
 pub use agents::AgentRecord;
 pub use alerts::{
     AlertEvent, AlertFilter, AlertSummary, STATUS_ACKNOWLEDGED, STATUS_OPEN, STATUS_RESOLVED, Transition,
+};
+pub use certs::{
+    CertCheckResult, CertDetailsFilter, CertDomain, CertDomainFilter, CertSummary, CertificateDetails,
+    EXPIRING_SOON_DAYS,
 };
 pub use channels::ChannelRecord;
 pub use configs::ConfigRecord;
@@ -72,6 +77,7 @@ impl Management {
             alerts::SCHEMA,
             channels::SCHEMA,
             notification_logs::SCHEMA,
+            certs::SCHEMA,
         ] {
             conn.execute_batch(schema).map_err(Error::Management)?;
         }

@@ -118,7 +118,7 @@ async fn run(o: Options) {
         ..ServerConfig::default()
     };
     config.auth.default_password = Some("bench-password".into());
-    let server = start(config, StartOptions { clock: Some(clock) }).await.unwrap();
+    let server = start(config, StartOptions { clock: Some(clock), ..StartOptions::default() }).await.unwrap();
     let url = format!("http://{}", server.grpc_addr);
     println!("oxmon ingest benchmark: {} agents x {}-point batches for {} s", o.agents, o.points, o.seconds);
 

@@ -164,7 +164,10 @@ fn ensure_not_crd(c: &ChannelRecord) -> Result<(), ApiError> {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             code::CONFLICT,
-            format!("channel '{}' is managed by a Kubernetes NotificationChannel custom resource; change it there", c.name),
+            format!(
+                "channel '{}' is managed by a Kubernetes NotificationChannel custom resource; change it there",
+                c.name
+            ),
         ));
     }
     Ok(())

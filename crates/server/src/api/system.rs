@@ -35,9 +35,8 @@ pub struct SystemConfig {
     (status = 200, description = "Configuration", body = Envelope<SystemConfig>),
     (status = 401, description = "No valid token", body = EmptyEnvelope)))]
 pub async fn config(state: AppStateRef) -> ApiResult {
-    let (rules, channels, window) = state
-        .management(|m| Ok((m.rule_count()?, m.channel_count()?, m.runtime_setting(AGGREGATION_WINDOW)?)))
-        .await?;
+    let (rules, channels, window) =
+        state.management(|m| Ok((m.rule_count()?, m.channel_count()?, m.runtime_setting(AGGREGATION_WINDOW)?))).await?;
     let c = &state.config;
     Ok(ApiOk::data(SystemConfig {
         grpc_port: c.grpc_port,
