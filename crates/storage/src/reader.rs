@@ -316,7 +316,14 @@ impl Reader {
         if !path.exists() {
             return Ok(None);
         }
-        partition::open_for_read(&path, day).map(Some)
+        let conn = partition::open_for_read(&path, day)?;
+        // A partition the writer has just created but not yet given its
+        // schema (that happens in one transaction, with user_version) is
+        // still empty.
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|source| Error::PartitionRead { day, source })?;
+        Ok((version > 0).then_some(conn))
     }
 }
 
