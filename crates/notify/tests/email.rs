@@ -7,11 +7,12 @@
 mod support;
 
 use std::path::Path;
+use std::time::Duration;
 
 use oxmon_notify::{SendReport, build_channel};
 use serde_json::json;
 use support::smtp::{Mode, SmtpServer};
-use support::{alert, http, pki};
+use support::{alert, http, http_with, pki};
 
 fn config(port: u16, tls: &str, ca_file: Option<&Path>, auth: bool) -> String {
     let mut c = json!({
@@ -144,4 +145,25 @@ async fn one_bad_recipient_fails_the_log_and_the_others_still_get_it() {
     assert_eq!(report.retry_count, 0, "a permanent 550 is not retried");
     assert_eq!(report.error_message.as_deref().unwrap().split(';').next(), Some("2 of 3 recipients failed"));
     assert_eq!(server.mails().len(), 1);
+}
+
+#[tokio::test]
+async fn a_server_that_never_greets_fails_within_the_timeout() {
+    // Accepts connections and then says nothing.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let channel =
+        build_channel("email", &config(port, "none", None, false), &http_with(Duration::from_millis(200))).unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(20), channel.send(&alert(), &["oncall@example.com".into()]))
+        .await
+        .unwrap();
+    assert!(!report.success);
+    assert_eq!(report.retry_count, 2);
+    assert_eq!(report.recipient_details[0].error.as_deref(), Some("SMTP send timed out after 200 ms"));
 }

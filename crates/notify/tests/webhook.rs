@@ -126,3 +126,17 @@ async fn secrets_in_urls_stay_out_of_the_report() {
     assert!(!text.contains("s3cret"), "{text}");
     assert_eq!(report.recipient_details[0].recipient, rx.url("/hook?token=***&x=1"));
 }
+
+#[tokio::test]
+async fn long_multibyte_bodies_are_logged_truncated_at_a_character_boundary() {
+    let rx = Receiver::start(|_, _| Reply::Status(500, "错误".repeat(3000))).await;
+    let channel = build_channel("webhook", "{}", &http()).unwrap();
+    let mut a = alert();
+    a.message = "磁盘告警".repeat(1000); // 12000 bytes of 3-byte characters
+    let report = channel.send(&a, &[rx.url("/long")]).await;
+    assert_eq!(rx.requests()[0].json()["message"], a.message, "the receiver gets it whole");
+    for logged in [report.request_body.unwrap(), report.response_body.unwrap()] {
+        assert!(logged.ends_with("... [truncated]"), "{logged}");
+        assert!(logged.len() <= 4000 + "... [truncated]".len());
+    }
+}
