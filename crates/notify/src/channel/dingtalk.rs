@@ -130,7 +130,7 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Base64(HMAC-SHA256(key = secret, "<timestamp_ms>\n<secret>")).
+/// `Base64(HMAC-SHA256(key = secret, "<timestamp_ms>\n<secret>"))`.
 pub fn signature(timestamp_ms: i64, secret: &str) -> String {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(format!("{timestamp_ms}\n{secret}").as_bytes());
