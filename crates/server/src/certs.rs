@@ -33,7 +33,8 @@ pub async fn check_domain(state: &AppState, domain: &CertDomain) -> Result<CertC
     let now_ms = state.clock.now_ms();
     let now_s = now_ms.div_euclid(1000);
     let outcome = state.cert_checker.check(&domain.domain, domain.port, now_s).await;
-    tracing::debug!(domain = %domain.domain, port = domain.port, valid = outcome.is_valid, error = ?outcome.error, "certificate checked");
+    let (name, port) = (&domain.domain, domain.port);
+    tracing::debug!(domain = %name, port, valid = outcome.is_valid, error = ?outcome.error, "certificate checked");
     let (result, details) = records(domain, &outcome, now_s);
     let stored = state.management(move |m| m.record_cert_check(result, details, now_s)).await?;
     if let Err(error) = state.record_internal(samples(&stored, now_ms)).await {

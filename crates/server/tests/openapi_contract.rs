@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly
 
+mod cert_sites;
 mod support;
 
 use reqwest::Method;
@@ -62,6 +63,21 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
+    ("get", "/v1/certificates"),
+    ("get", "/v1/certificates/{id}"),
+    ("get", "/v1/certificates/{id}/chain"),
+    ("post", "/v1/certs/domains"),
+    ("get", "/v1/certs/domains"),
+    ("post", "/v1/certs/domains/batch"),
+    ("get", "/v1/certs/domains/{id}"),
+    ("put", "/v1/certs/domains/{id}"),
+    ("delete", "/v1/certs/domains/{id}"),
+    ("post", "/v1/certs/domains/{id}/check"),
+    ("get", "/v1/certs/domains/{id}/history"),
+    ("post", "/v1/certs/check"),
+    ("get", "/v1/certs/status"),
+    ("get", "/v1/certs/status/{domain}"),
+    ("get", "/v1/certs/summary"),
 ];
 
 async fn document(s: &TestServer) -> Value {
@@ -278,5 +294,75 @@ async fn real_responses_validate_against_the_document() {
     check(&doc, "post", "/v1/auth/login", status, &body);
     let (status, body, _) = s.call_as(None, Method::GET, "/v1/agents", None).await;
     check(&doc, "get", "/v1/agents", status, &body);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn certificate_responses_validate_against_the_document() {
+    let s = TestServer::start().await;
+    let doc = document(&s).await;
+    // A self-signed site: untrusted, yet its certificate is inspected. Every
+    // domain checked here is loopback (no name lookup leaves the machine).
+    let site =
+        cert_sites::Site::start("127.0.0.1", &cert_sites::self_signed(&cert_sites::Leaf::for_host("localhost", 9)))
+            .await;
+
+    let domains = "/v1/certs/domains";
+    let (status, body) = s.call(Method::POST, domains, Some(json!({"domain": "localhost", "port": site.port()}))).await;
+    check(&doc, "post", domains, status, &body);
+    let id = body["data"]["id"].as_str().unwrap().to_owned();
+    for bad in [json!({"domain": "localhost"}), json!({"domain": ""}), json!({"domain": "a.test", "port": 0})] {
+        let (status, body) = s.call(Method::POST, domains, Some(bad)).await;
+        check(&doc, "post", domains, status, &body);
+    }
+    let batch = "/v1/certs/domains/batch";
+    let disabled = json!({"domains": [{"domain": "127.0.0.9", "enabled": false}]});
+    for body in [disabled.clone(), json!({"domains": []}), disabled] {
+        let (status, resp) = s.call(Method::POST, batch, Some(body)).await;
+        check(&doc, "post", batch, status, &resp);
+    }
+    let (status, body) = s.call(Method::POST, &format!("{domains}/{id}/check"), None).await;
+    check(&doc, "post", "/v1/certs/domains/{id}/check", status, &body);
+    assert_eq!(body["data"]["error"], "self-signed certificate (not trusted)", "{body}");
+    let (status, body) = s.call(Method::POST, "/v1/certs/check", None).await;
+    check(&doc, "post", "/v1/certs/check", status, &body);
+    let cert = s.data("/v1/certificates").await[0]["id"].as_str().unwrap().to_owned();
+
+    let gets = [
+        ("/v1/certs/domains", "/v1/certs/domains?enabled__eq=true".to_owned()),
+        ("/v1/certs/domains", "/v1/certs/domains?enabled__eq=x".to_owned()),
+        ("/v1/certs/domains/{id}", format!("{domains}/{id}")),
+        ("/v1/certs/domains/{id}", format!("{domains}/missing")),
+        ("/v1/certs/domains/{id}/history", format!("{domains}/{id}/history")),
+        ("/v1/certs/domains/{id}/history", format!("{domains}/missing/history")),
+        ("/v1/certs/status", "/v1/certs/status".to_owned()),
+        ("/v1/certs/status/{domain}", "/v1/certs/status/localhost".to_owned()),
+        ("/v1/certs/status/{domain}", "/v1/certs/status/127.0.0.9".to_owned()),
+        ("/v1/certs/status/{domain}", "/v1/certs/status/c.test".to_owned()),
+        ("/v1/certs/summary", "/v1/certs/summary".to_owned()),
+        ("/v1/certificates", "/v1/certificates?issuer__contains=x".to_owned()),
+        ("/v1/certificates", "/v1/certificates".to_owned()),
+        ("/v1/certificates", "/v1/certificates?not_after__lte=x".to_owned()),
+        ("/v1/certificates/{id}", format!("/v1/certificates/{cert}")),
+        ("/v1/certificates/{id}", "/v1/certificates/missing".to_owned()),
+        ("/v1/certificates/{id}/chain", format!("/v1/certificates/{cert}/chain")),
+        ("/v1/certificates/{id}/chain", "/v1/certificates/missing/chain".to_owned()),
+    ];
+    for (documented, concrete) in gets {
+        let (status, body, _) = s.get(&concrete).await;
+        check(&doc, "get", documented, status, &body);
+    }
+    let (status, body) = s.call(Method::POST, &format!("{domains}/missing/check"), None).await;
+    check(&doc, "post", "/v1/certs/domains/{id}/check", status, &body);
+    for body in [json!({"note": "n", "check_interval_secs": null}), json!({"port": 0})] {
+        let (status, resp) = s.call(Method::PUT, &format!("{domains}/{id}"), Some(body)).await;
+        check(&doc, "put", "/v1/certs/domains/{id}", status, &resp);
+    }
+    let (status, body) = s.call(Method::PUT, &format!("{domains}/missing"), Some(json!({}))).await;
+    check(&doc, "put", "/v1/certs/domains/{id}", status, &body);
+    let (status, body) = s.call(Method::DELETE, &format!("{domains}/{id}"), None).await;
+    check(&doc, "delete", "/v1/certs/domains/{id}", status, &body);
+    let (status, body) = s.call(Method::DELETE, &format!("{domains}/{id}"), None).await;
+    check(&doc, "delete", "/v1/certs/domains/{id}", status, &body);
     s.stop().await;
 }

@@ -533,9 +533,11 @@ pub async fn create_domain(state: AppStateRef, ApiJson(body): ApiJson<CreateDoma
 #[utoipa::path(post, path = "/certs/domains/batch", tag = "certificates", request_body = CreateDomains,
     security(("bearer_auth" = [])), responses(
         (status = 201, description = "The domains", body = Envelope<Vec<CertDomainItem>>),
-        (status = 400, description = "1104 empty list; 1102/1103 an invalid item, named by index", body = EmptyEnvelope),
+        (status = 400, description = "1104 empty list; 1102/1103 an invalid item, named by index",
+            body = EmptyEnvelope),
         (status = 401, description = "No valid token", body = EmptyEnvelope),
-        (status = 409, description = "1101 `One or more domains already exist`, or a domain listed twice", body = EmptyEnvelope)))]
+        (status = 409, description = "1101 `One or more domains already exist`, or a domain listed twice",
+            body = EmptyEnvelope)))]
 pub async fn create_domains(state: AppStateRef, ApiJson(body): ApiJson<CreateDomains>) -> ApiResult {
     if body.domains.is_empty() {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, cert_code::EMPTY_BATCH, "Domain list cannot be empty"));
@@ -597,7 +599,8 @@ pub async fn get_domain(state: AppStateRef, Path(id): Path<String>) -> ApiResult
 #[utoipa::path(put, path = "/certs/domains/{id}", tag = "certificates", request_body = UpdateDomain,
     security(("bearer_auth" = [])), params(("id" = String, Path, description = "Domain id")), responses(
         (status = 200, description = "The domain", body = Envelope<CertDomainItem>),
-        (status = 400, description = "1103 bad port; 1001 bad interval, body or a changed domain name", body = EmptyEnvelope),
+        (status = 400, description = "1103 bad port; 1001 bad interval, body or a changed domain name",
+            body = EmptyEnvelope),
         (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Domain not found`", body = EmptyEnvelope)))]
 pub async fn update_domain(
@@ -712,7 +715,8 @@ pub async fn status(state: AppStateRef, ApiQuery(p): ApiQuery<PageParams>) -> Ap
     params(("domain" = String, Path, description = "Host name")), responses(
         (status = 200, description = "The newest result", body = Envelope<CertCheckResultItem>),
         (status = 401, description = "No valid token", body = EmptyEnvelope),
-        (status = 404, description = "1004 `Domain is not being monitored`; 1105 `No check results yet for this domain`",
+        (status = 404,
+            description = "1004 `Domain is not being monitored`; 1105 `No check results yet for this domain`",
             body = EmptyEnvelope)))]
 pub async fn domain_status(state: AppStateRef, Path(domain): Path<String>) -> ApiResult {
     let not_monitored = || ApiError::not_found("Domain is not being monitored");

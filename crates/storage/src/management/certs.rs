@@ -518,6 +518,7 @@ impl Management {
     /// Stores the outcome of one check in one transaction: the result row
     /// (id and times set here), the certificate details when a certificate
     /// was seen (upserted by domain), and the domain's `last_checked_at`.
+    /// Stores nothing when the domain no longer exists.
     pub fn record_cert_check(
         &self,
         mut result: CertCheckResult,
@@ -529,6 +530,14 @@ impl Management {
         result.updated_at = now_s;
         self.with(|c| {
             let tx = c.transaction()?;
+            let domain_exists = tx.execute(
+                "UPDATE cert_domains SET last_checked_at = ?2 WHERE id = ?1",
+                params![result.domain_id, result.checked_at],
+            )? == 1;
+            if !domain_exists {
+                // Deleted while it was being checked: keep no orphan rows.
+                return Ok(());
+            }
             tx.execute(
                 &format!(
                     "INSERT INTO cert_check_results ({RESULT_COLUMNS})
@@ -559,12 +568,7 @@ impl Management {
                 d.updated_at = now_s;
                 upsert_details(&tx, &d)?;
             }
-            tx.execute(
-                "UPDATE cert_domains SET last_checked_at = ?2 WHERE id = ?1",
-                params![result.domain_id, result.checked_at],
-            )?;
-            tx.commit()?;
-            Ok(())
+            tx.commit()
         })?;
         Ok(result)
     }
@@ -914,5 +918,10 @@ mod tests {
         // The inventory outlives the domain.
         m.delete_cert_domain(&a.id).unwrap();
         assert_eq!(m.certificate_details_list(&CertDetailsFilter::default(), 10, 0).unwrap().len(), 1);
+        // A check that ends after its domain was deleted leaves nothing behind.
+        m.record_cert_check(result(&a, 60, true, Some(3)), Some(details("a.example", 1, "CA", "127.0.0.1")), 60)
+            .unwrap();
+        assert!(m.cert_check_history(&a.id, 10, 0).unwrap().is_empty());
+        assert_eq!(m.certificate_details_list(&CertDetailsFilter::default(), 10, 0).unwrap()[0].not_after, 309_000);
     }
 }
