@@ -51,7 +51,7 @@ async fn alert_events_can_be_listed_acknowledged_resolved_and_summarised() {
             event("r1", "web-1", "critical", now - 3_000, STATUS_OPEN),
             event("r1", "web-2", "warning", now - 2_000, STATUS_OPEN),
             event("r2", "web-1", "critical", now - 1_000, STATUS_RESOLVED),
-            event("r2", "web-1", "critical", now - 3 * 86_400_000, STATUS_OPEN),
+            event("r2", "web-3", "critical", now - 3 * 86_400_000, STATUS_OPEN),
         ],
     )
     .await;
@@ -87,5 +87,25 @@ async fn alert_events_can_be_listed_acknowledged_resolved_and_summarised() {
     assert_eq!((status, body["err_msg"].as_str()), (400, Some("hours must be an integer from 1 to 8760, got \"0\"")));
     let (status, _, _) = s.get("/v1/alerts/history?severity__eq=fatal").await;
     assert_eq!(status, 400);
+
+    // A recovery closes the open events of its own series (rule, agent,
+    // labels), and only those.
+    let later = insert(
+        &s,
+        vec![
+            event("r2", "web-3", "critical", now - 500, STATUS_OPEN),
+            event("r1", "web-2", "warning", now - 400, STATUS_RESOLVED),
+        ],
+    )
+    .await;
+    let active: Vec<String> = s
+        .data("/v1/alerts/active")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(active, [later[0].clone(), ids[3].clone()], "web-2's warning recovered");
     s.stop().await;
 }
