@@ -78,6 +78,19 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/v1/certs/status"),
     ("get", "/v1/certs/status/{domain}"),
     ("get", "/v1/certs/summary"),
+    ("get", "/v1/notifications/channels"),
+    ("get", "/v1/notifications/channels/{id}"),
+    ("post", "/v1/notifications/channels/{id}/test"),
+    ("get", "/v1/notifications/channels/config"),
+    ("post", "/v1/notifications/channels/config"),
+    ("get", "/v1/notifications/channels/config/{id}"),
+    ("put", "/v1/notifications/channels/config/{id}"),
+    ("delete", "/v1/notifications/channels/config/{id}"),
+    ("put", "/v1/notifications/channels/{id}/recipients"),
+    ("get", "/v1/notifications/channels/{id}/recipients"),
+    ("get", "/v1/notifications/logs"),
+    ("get", "/v1/notifications/logs/summary"),
+    ("get", "/v1/dashboard/overview"),
 ];
 
 async fn document(s: &TestServer) -> Value {
@@ -364,5 +377,62 @@ async fn certificate_responses_validate_against_the_document() {
     check(&doc, "delete", "/v1/certs/domains/{id}", status, &body);
     let (status, body) = s.call(Method::DELETE, &format!("{domains}/{id}"), None).await;
     check(&doc, "delete", "/v1/certs/domains/{id}", status, &body);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn channel_log_and_dashboard_responses_validate_against_the_document() {
+    let s = TestServer::start().await;
+    let doc = document(&s).await;
+    let hook = support::receiver::Receiver::start().await;
+    let config = "/v1/notifications/channels/config";
+    let (status, body) = s
+        .call(
+            Method::POST,
+            config,
+            Some(json!({"name": "hook", "channel_type": "webhook", "recipients": [format!("{}/h", hook.url)]})),
+        )
+        .await;
+    check(&doc, "post", config, status, &body);
+    let id = body["data"]["id"].as_str().unwrap().to_owned();
+    for bad in [json!({"name": "hook", "channel_type": "webhook"}), json!({"name": "x", "channel_type": "fax"})] {
+        let (status, body) = s.call(Method::POST, config, Some(bad)).await;
+        check(&doc, "post", config, status, &body);
+    }
+    let (status, body) = s.call(Method::POST, &format!("/v1/notifications/channels/{id}/test"), None).await;
+    check(&doc, "post", "/v1/notifications/channels/{id}/test", status, &body);
+    let calls = [
+        ("put", "/v1/notifications/channels/config/{id}", format!("{config}/{id}"), Some(json!({"enabled": false}))),
+        ("put", "/v1/notifications/channels/config/{id}", format!("{config}/missing"), Some(json!({}))),
+        (
+            "put",
+            "/v1/notifications/channels/{id}/recipients",
+            format!("/v1/notifications/channels/{id}/recipients"),
+            Some(json!({"recipients": ["http://127.0.0.1:9/x"]})),
+        ),
+    ];
+    for (m, documented, concrete, body) in calls {
+        let (status, resp) = s.call(m.to_uppercase().parse().unwrap(), &concrete, body).await;
+        check(&doc, m, documented, status, &resp);
+    }
+    let gets = [
+        ("/v1/notifications/channels", "/v1/notifications/channels".to_owned()),
+        ("/v1/notifications/channels/{id}", format!("/v1/notifications/channels/{id}")),
+        ("/v1/notifications/channels/{id}", "/v1/notifications/channels/missing".to_owned()),
+        ("/v1/notifications/channels/config", config.to_owned()),
+        ("/v1/notifications/channels/config/{id}", format!("{config}/{id}")),
+        ("/v1/notifications/channels/{id}/recipients", format!("/v1/notifications/channels/{id}/recipients")),
+        ("/v1/notifications/logs", "/v1/notifications/logs".to_owned()),
+        ("/v1/notifications/logs", "/v1/notifications/logs?status=x".to_owned()),
+        ("/v1/notifications/logs/summary", "/v1/notifications/logs/summary".to_owned()),
+        ("/v1/dashboard/overview", "/v1/dashboard/overview".to_owned()),
+    ];
+    for (documented, concrete) in gets {
+        let (status, body, _) = s.get(&concrete).await;
+        check(&doc, "get", documented, status, &body);
+    }
+    assert_eq!(s.data("/v1/notifications/logs").await["total"], 1, "the test send is logged");
+    let (status, body) = s.call(Method::DELETE, &format!("{config}/{id}"), None).await;
+    check(&doc, "delete", "/v1/notifications/channels/config/{id}", status, &body);
     s.stop().await;
 }

@@ -29,6 +29,7 @@ pub const BEARER: &str = "bearer_auth";
         (name = "metrics", description = "Stored samples"),
         (name = "rules", description = "Alert rules"),
         (name = "alerts", description = "Alert events"),
+        (name = "certificates", description = "Certificate domains, checks and the certificates found"),
         (name = "channels", description = "Notification channels, their recipients and test sends"),
         (name = "notification-logs", description = "What was sent, to whom, and how it went"),
         (name = "silence", description = "Periods in which notifications are held back"),
