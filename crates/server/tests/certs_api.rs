@@ -431,3 +431,25 @@ async fn a_disabled_scheduler_checks_nothing() {
     assert_eq!(api.data(&format!("/v1/certs/domains/{id}")).await["last_checked_at"], Value::Null);
     api.stop().await;
 }
+
+#[tokio::test]
+async fn check_results_feed_the_cert_expiration_rule() {
+    let ca = Ca::new("oxmon test CA");
+    let api = Api::start(ca.roots(), |_| {}).await;
+    // The default rules include "Cert expiring" (warning at 30 days, critical at 7).
+    let soon = Site::start("127.0.0.1", &ca.issue(&Leaf::for_host("localhost", 5))).await;
+    let id = api.add("localhost", soon.port()).await;
+    let (status, body) = api.call(Method::POST, &format!("/v1/certs/domains/{id}/check"), None).await;
+    assert_eq!(status, 200, "{body}");
+    let fired = eventually(10, async || !api.data("/v1/alerts/active").await.as_array().unwrap().is_empty()).await;
+    assert!(fired, "no alert for a certificate expiring in 5 days");
+    let active = api.data("/v1/alerts/active").await;
+    let alert = &active[0];
+    assert_eq!(
+        (alert["agent_id"].as_str(), alert["metric_name"].as_str(), alert["severity"].as_str()),
+        (Some("cert-checker"), Some("certificate.days_until_expiry"), Some("critical"))
+    );
+    assert_eq!(alert["labels"]["domain"], "localhost");
+    assert!(alert["message"].as_str().unwrap().contains("localhost"), "{alert}");
+    api.stop().await;
+}
