@@ -82,16 +82,18 @@ fi
 
 # --- REST helpers ----------------------------------------------------------
 jwt=""
-# json_string FIELD: the first string value of FIELD in the JSON on stdin.
-json_string() { tr -d '\n' | sed -n "s/^[^{]*\"$1\" *: *\"\([^\"]*\)\".*/\1/p" | head -n1; }
-api() { # METHOD PATH [BODY] -> body on stdout, HTTP status in $status
-  local method=$1 path=$2 body=${3:-} out
+# json_string FIELD: the string value of FIELD in the JSON on stdin (the
+# last one if the key repeats; callers pass objects where it does not).
+json_string() { tr -d '\n' | sed -n "s/.*\"$1\" *: *\"\([^\"]*\)\".*/\1/p"; }
+status="" body=""
+api() { # METHOD PATH [BODY] -> sets $status (HTTP code) and $body
+  local method=$1 path=$2 data=${3:-}
   local args=(-sS -o "$tmp/body" -w '%{http_code}' -X "$method" -H 'Content-Type: application/json')
   [[ -n $jwt ]] && args+=(-H "Authorization: Bearer $jwt")
-  [[ -n $body ]] && args+=(--data "$body")
-  out=$(curl "${args[@]}" "$http_base_url$path") || out=000
-  status=$out
-  cat "$tmp/body" 2>/dev/null || true
+  [[ -n $data ]] && args+=(--data "$data")
+  : >"$tmp/body"
+  status=$(curl "${args[@]}" "$http_base_url$path") || status=000
+  body=$(cat "$tmp/body")
 }
 
 if curl -fsS -m 5 "$health_url" >/dev/null 2>&1; then
@@ -111,8 +113,7 @@ agent_ids() {
 }
 
 login() {
-  local body
-  body=$(api POST /v1/auth/login "{\"username\":\"$api_username\",\"password\":\"$api_password\"}")
+  api POST /v1/auth/login "{\"username\":\"$api_username\",\"password\":\"$api_password\"}"
   [[ $status == 200 ]] || { echo "error: login as $api_username failed (HTTP $status): $body" >&2; exit 1; }
   jwt=$(json_string token <<<"$body")
 }
@@ -122,11 +123,12 @@ if [[ $auto_auth == 1 ]]; then
   auth_token_file=$tmp/agent-tokens
   : >"$auth_token_file"
   for agent in $(agent_ids); do
-    body=$(api POST /v1/agents/whitelist "{\"agent_id\":\"$agent\",\"description\":\"mock-report-all\"}")
+    api POST /v1/agents/whitelist "{\"agent_id\":\"$agent\",\"description\":\"mock-report-all\"}"
     if [[ $status == 409 ]]; then
-      id=$(api GET '/v1/agents/whitelist?limit=1000' | tr '{' '\n' | grep "\"agent_id\":\"$agent\"" | json_string id)
+      api GET '/v1/agents/whitelist?limit=1000'
+      id=$(tr '{' '\n' <<<"$body" | grep "\"agent_id\":\"$agent\"" | json_string id || true)
       [[ -n $id ]] || { echo "error: $agent exists but is not in the whitelist listing" >&2; exit 1; }
-      body=$(api POST "/v1/agents/whitelist/$id/token")
+      api POST "/v1/agents/whitelist/$id/token"
     fi
     [[ $status =~ ^20[01]$ ]] || { echo "error: whitelisting $agent failed (HTTP $status): $body" >&2; exit 1; }
     token=$(json_string token <<<"$body")
@@ -148,8 +150,12 @@ args=(--server-endpoint "$grpc_endpoint" --scenario "$scenario" --agent-count "$
 sleep "$wait_alert_secs"
 if [[ -z $jwt && $api_password != changeme ]]; then login; fi
 if [[ -n $jwt ]]; then
-  echo "alert summary: $(api GET /v1/alerts/summary)"
-  [[ $auto_auth == 1 ]] && echo "active alerts: $(api GET '/v1/alerts/active?limit=50')"
+  api GET /v1/alerts/summary
+  echo "alert summary (HTTP $status): $body"
+  if [[ $auto_auth == 1 ]]; then
+    api GET '/v1/alerts/active?limit=50'
+    echo "active alerts (HTTP $status): $body"
+  fi
 else
   echo "(pass --auto-auth or --api-password to see the alert summary)"
 fi
