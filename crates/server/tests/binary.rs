@@ -152,3 +152,43 @@ fn init_configs_inserts_new_keys_and_checks_runtime_values() {
     let m = oxmon_storage::management::Management::open(&tmp.path().join("data")).unwrap();
     assert!(m.config_by_key("legacy_sms").unwrap().is_none(), "a bad file inserts nothing");
 }
+
+#[test]
+fn init_channels_loads_the_example_once_and_refuses_a_bad_file_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("server.toml");
+    std::fs::write(&config, format!("data_dir = {:?}\n", tmp.path().join("data"))).unwrap();
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/channels.seed.example.json");
+    let run = |seed: &std::path::Path| server().arg("init-channels").arg(&config).arg(seed).output().unwrap();
+    let out = run(seed.as_ref());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().lines().next(),
+        Some("inserted 7 channels, skipped 0 existing; inserted 1 silence windows, skipped 0 existing")
+    );
+    let out = run(seed.as_ref());
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .starts_with("inserted 0 channels, skipped 7 existing; inserted 0 silence windows, skipped 1 existing")
+    );
+    let m = oxmon_storage::management::Management::open(&tmp.path().join("data")).unwrap();
+    let channels = m.channels_with_recipients().unwrap();
+    let aliyun = channels.iter().find(|(c, _)| c.name == "Aliyun SMS").unwrap();
+    assert_eq!((aliyun.0.channel_type.as_str(), aliyun.0.source.as_str(), aliyun.0.enabled), ("sms", "seed", false));
+    assert!(aliyun.0.config_json.contains(r#""provider":"aliyun""#));
+    assert_eq!(aliyun.1, ["13800138000"]);
+
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"channels": [{"name": "new hook", "channel_type": "webhook", "config": {}},
+                         {"name": "mail", "channel_type": "email", "config": {"smtp_host": "m"}}]}"#,
+    )
+    .unwrap();
+    let out = run(&bad);
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("channels[1] (mail)"), "{stderr}");
+    assert_eq!(m.channel_count().unwrap(), 7, "nothing from the bad file was inserted");
+}
