@@ -7,7 +7,7 @@
 //! the samples `certificate.is_valid` and `certificate.days_until_expiry`
 //! (agent [`CHECKER_AGENT`], label `domain`) through
 //! [`AppState::record_internal`], the path that leads to the alert engine.
-//! See `certs/README.md`.
+//! See `docs/certificates.md`.
 
 pub mod checker;
 pub mod details;
