@@ -67,6 +67,9 @@ pub fn router(state: Arc<AppState>) -> Router {
                 async move { ([(header::CONTENT_TYPE, "text/yaml")], yaml.as_str().to_owned()).into_response() }
             }),
         )
+        .route("/docs", get(|| async { axum::response::Redirect::permanent("/docs/") }))
+        .route("/docs/", get(|| swagger_ui(String::new())))
+        .route("/docs/{*file}", get(|axum::extract::Path(file): axum::extract::Path<String>| swagger_ui(file)))
         .fallback(response::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
@@ -142,6 +145,21 @@ fn documented_routes(state: Arc<AppState>) -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::prometheus))
+}
+
+/// Swagger UI (public, as in oxmon 0.1), reading `/v1/openapi.json`. The
+/// files are compiled in from the `utoipa-swagger-ui-vendored` crate.
+async fn swagger_ui(file: String) -> Response {
+    static CONFIG: std::sync::LazyLock<Arc<utoipa_swagger_ui::Config<'static>>> =
+        std::sync::LazyLock::new(|| Arc::new(utoipa_swagger_ui::Config::new(["/v1/openapi.json"])));
+    match utoipa_swagger_ui::serve(&file, CONFIG.clone()) {
+        Ok(Some(f)) => ([(header::CONTENT_TYPE, f.content_type)], f.bytes.into_owned()).into_response(),
+        Ok(None) => response::ApiError::not_found(format!("no route for GET /docs/{file}")).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "serving Swagger UI failed");
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 async fn count_requests(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {

@@ -131,6 +131,10 @@ async fn bad_channels_are_refused_with_0_1_codes_and_nothing_is_stored() {
         assert!(resp["err_msg"].as_str().unwrap().contains(message), "{body} -> {resp}");
     }
     assert_eq!(s.data(CONFIG).await.as_array().unwrap().len(), 1, "nothing stored");
+    for path in [format!("{CHANNELS}?limit=x"), format!("{CONFIG}?offset=-1")] {
+        let (status, body, _) = s.get(&path).await;
+        assert_eq!((status, body["err_code"].as_i64()), (400, Some(1001)), "{path}: {body}");
+    }
 
     // 0.1's SMS type names are the sms type with that provider.
     let sms = create(

@@ -436,3 +436,17 @@ async fn channel_log_and_dashboard_responses_validate_against_the_document() {
     check(&doc, "delete", "/v1/notifications/channels/config/{id}", status, &body);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn swagger_ui_is_served_at_docs_without_a_token() {
+    let s = TestServer::start().await;
+    let page = s.http.get(s.url("/docs")).send().await.unwrap();
+    assert_eq!(page.status(), 200, "/docs redirects to /docs/");
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.text().await.unwrap().contains("swagger-ui"));
+    let init = s.http.get(s.url("/docs/swagger-initializer.js")).send().await.unwrap().text().await.unwrap();
+    assert!(init.contains("/v1/openapi.json"), "the UI reads our document: {init}");
+    let missing = s.http.get(s.url("/docs/nope.js")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    s.stop().await;
+}

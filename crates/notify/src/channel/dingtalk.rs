@@ -12,10 +12,9 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::alert::Alert;
-use crate::channel::fields::check_url;
-use crate::channel::{BoxFuture, Channel, DINGTALK, redact_url, robot};
+use crate::channel::{BoxFuture, Channel, DINGTALK, robot};
 use crate::http::HttpClient;
-use crate::report::{Delivery, ReportBuilder, SendReport};
+use crate::report::SendReport;
 
 mod config;
 
@@ -82,37 +81,12 @@ impl DingTalk {
 
     async fn deliver(&self, alert: &Alert, recipients: &[String]) -> SendReport {
         let body = self.payload(alert).to_string();
-        let mut report = ReportBuilder::new(Some(body.clone()));
-        for target in robot::targets(&self.config.webhook_url, recipients) {
-            let d = match check_url(target) {
-                Err(e) => Delivery::failed(format!("recipient {e}")),
-                Ok(url) => {
-                    // One signature per target; its retries reuse it (valid for an hour).
-                    let url = match &self.config.secret {
-                        Some(secret) => sign_url(url, now_ms(), secret.expose()),
-                        None => url,
-                    };
-                    let client = self.http.client();
-                    self.http
-                        .deliver(
-                            || {
-                                client
-                                    .post(url.clone())
-                                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                                    .body(body.clone())
-                            },
-                            |status, body| robot::classify("DingTalk", status, body),
-                        )
-                        .await
-                }
-            };
-            let shown = redact_url(target);
-            if let Some(e) = &d.error {
-                tracing::warn!(url = %shown, retries = d.retries, error = %e, "DingTalk notification failed");
-            }
-            report.record(shown, d);
-        }
-        report.finish()
+        // A signature is valid for an hour, so a target's retries reuse it.
+        let sign = |url| match &self.config.secret {
+            Some(secret) => sign_url(url, now_ms(), secret.expose()),
+            None => url,
+        };
+        robot::post_to_targets(&self.http, "DingTalk", &self.config.webhook_url, recipients, body, sign).await
     }
 }
 

@@ -2,14 +2,56 @@
 //! `webhook_url`, or the recipient URLs when there are any) and their
 //! answers (HTTP 200 with an `errcode` in the body).
 
-use reqwest::StatusCode;
+use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
-use crate::http::{Verdict, classify_status};
+use crate::channel::fields::check_url;
+use crate::channel::redact_url;
+use crate::http::{HttpClient, Verdict, classify_status};
+use crate::report::{Delivery, ReportBuilder, SendReport};
 
 /// The recipient URLs, or the configured URL when there are none.
 pub(crate) fn targets<'a>(webhook_url: &'a str, recipients: &'a [String]) -> Vec<&'a str> {
     if recipients.is_empty() { vec![webhook_url] } else { recipients.iter().map(String::as_str).collect() }
+}
+
+/// Posts the JSON `body` to every target of a robot (`robot` names it in
+/// errors and logs), passing each target URL through `sign` first.
+pub(crate) async fn post_to_targets(
+    http: &HttpClient,
+    robot: &'static str,
+    webhook_url: &str,
+    recipients: &[String],
+    body: String,
+    sign: impl Fn(Url) -> Url,
+) -> SendReport {
+    let mut report = ReportBuilder::new(Some(body.clone()));
+    for target in targets(webhook_url, recipients) {
+        let d = match check_url(target) {
+            Err(e) => Delivery::failed(format!("recipient {e}")),
+            Ok(url) => {
+                // One signature per target; its retries reuse it.
+                let url = sign(url);
+                let client = http.client();
+                http.deliver(
+                    || {
+                        client
+                            .post(url.clone())
+                            .header(reqwest::header::CONTENT_TYPE, "application/json")
+                            .body(body.clone())
+                    },
+                    |status, body| classify(robot, status, body),
+                )
+                .await
+            }
+        };
+        let shown = redact_url(target);
+        if let Some(e) = &d.error {
+            tracing::warn!(url = %shown, retries = d.retries, error = %e, "{robot} notification failed");
+        }
+        report.record(shown, d);
+    }
+    report.finish()
 }
 
 /// Success is a 2xx status with `errcode == 0` in a JSON body; any other

@@ -4,10 +4,9 @@
 use serde_json::{Value, json};
 
 use crate::alert::Alert;
-use crate::channel::fields::check_url;
-use crate::channel::{BoxFuture, Channel, WEIXIN, redact_url, robot};
+use crate::channel::{BoxFuture, Channel, WEIXIN, robot};
 use crate::http::HttpClient;
-use crate::report::{Delivery, ReportBuilder, SendReport};
+use crate::report::SendReport;
 
 mod config;
 
@@ -52,32 +51,7 @@ impl WeCom {
 
     async fn deliver(&self, alert: &Alert, recipients: &[String]) -> SendReport {
         let body = Self::payload(alert).to_string();
-        let mut report = ReportBuilder::new(Some(body.clone()));
-        for target in robot::targets(&self.config.webhook_url, recipients) {
-            let d = match check_url(target) {
-                Err(e) => Delivery::failed(format!("recipient {e}")),
-                Ok(url) => {
-                    let client = self.http.client();
-                    self.http
-                        .deliver(
-                            || {
-                                client
-                                    .post(url.clone())
-                                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                                    .body(body.clone())
-                            },
-                            |status, body| robot::classify("WeCom", status, body),
-                        )
-                        .await
-                }
-            };
-            let shown = redact_url(target);
-            if let Some(e) = &d.error {
-                tracing::warn!(url = %shown, retries = d.retries, error = %e, "WeCom notification failed");
-            }
-            report.record(shown, d);
-        }
-        report.finish()
+        robot::post_to_targets(&self.http, "WeCom", &self.config.webhook_url, recipients, body, |url| url).await
     }
 }
 
