@@ -17,6 +17,7 @@ mod health;
 mod metrics;
 mod notification_logs;
 pub mod openapi;
+mod ownership;
 pub mod params;
 pub mod response;
 mod rules;
@@ -115,7 +116,7 @@ fn documented_routes(state: Arc<AppState>) -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(notification_logs::summary))
         .routes(routes!(dashboard::overview))
         .routes(routes!(silence::list, silence::create))
-        .routes(routes!(silence::delete))
+        .routes(routes!(silence::update, silence::delete))
         .routes(routes!(system::config))
         .routes(routes!(system::storage))
         .routes(routes!(system::cleanup))

@@ -15,6 +15,9 @@ use serde::Deserialize;
 /// Prefix of the environment variables that override config keys.
 pub const ENV_PREFIX: &str = "OXMON_SERVER_";
 
+/// Shortest static token accepted in the config.
+pub const MIN_TOKEN_LEN: usize = 16;
+
 /// Where `oxmon-server` looks for its config when given no path.
 pub const DEFAULT_CONFIG_PATH: &str = "config/server.toml";
 
@@ -42,6 +45,10 @@ pub struct ServerConfig {
     /// Day partitions older than this many days before today are deleted.
     pub retention_days: u32,
     pub require_agent_auth: bool,
+    /// With `require_agent_auth`, a token accepted for any agent id (agents
+    /// of a DaemonSet cannot each be whitelisted in advance). Per-agent
+    /// whitelist tokens keep working beside it.
+    pub agent_shared_token: Option<String>,
     /// Largest gRPC request accepted, in bytes.
     pub grpc_max_message_bytes: usize,
     pub auth: AuthConfig,
@@ -57,6 +64,10 @@ pub struct AuthConfig {
     pub token_expire_secs: u64,
     pub default_username: String,
     pub default_password: Option<String>,
+    /// Static bearer token of the Kubernetes operator. Objects created with
+    /// it are owned by custom resources (`source = crd`): only this token may
+    /// change them, and it may change nothing else.
+    pub operator_token: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -100,6 +111,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("data"),
             retention_days: 7,
             require_agent_auth: false,
+            agent_shared_token: None,
             grpc_max_message_bytes: oxmon_common::proto::DEFAULT_MAX_MESSAGE_BYTES,
             auth: AuthConfig::default(),
             cert_check: CertCheckConfig::default(),
@@ -111,7 +123,13 @@ impl Default for ServerConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { jwt_secret: None, token_expire_secs: 86_400, default_username: "admin".into(), default_password: None }
+        Self {
+            jwt_secret: None,
+            token_expire_secs: 86_400,
+            default_username: "admin".into(),
+            default_password: None,
+            operator_token: None,
+        }
     }
 }
 
@@ -176,6 +194,13 @@ impl ServerConfig {
         if self.cert_check.tick_secs == 0 || self.cert_check.max_concurrent == 0 {
             return Err("cert_check.tick_secs and cert_check.max_concurrent must be at least 1".into());
         }
+        for (key, token) in
+            [("agent_shared_token", &self.agent_shared_token), ("auth.operator_token", &self.auth.operator_token)]
+        {
+            if token.as_ref().is_some_and(|t| t.len() < MIN_TOKEN_LEN) {
+                return Err(format!("{key} must be at least {MIN_TOKEN_LEN} characters (use a random value)"));
+            }
+        }
         if self.data_dir.as_os_str().is_empty() {
             return Err("data_dir must not be empty".into());
         }
@@ -236,6 +261,22 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn static_tokens_come_from_file_or_environment_and_must_not_be_short() {
+        let c = ServerConfig::from_toml_and_env(
+            "agent_shared_token = \"0123456789abcdef\"",
+            None,
+            &env(&[("OXMON_SERVER_AUTH__OPERATOR_TOKEN", "fedcba9876543210x")]),
+        )
+        .unwrap();
+        assert_eq!(c.agent_shared_token.as_deref(), Some("0123456789abcdef"));
+        assert_eq!(c.auth.operator_token.as_deref(), Some("fedcba9876543210x"));
+        let err = parse("[auth]\noperator_token = \"short\"").unwrap_err().to_string();
+        assert!(err.contains("auth.operator_token must be at least 16 characters"), "{err}");
+        let err = parse("agent_shared_token = \"short\"").unwrap_err().to_string();
+        assert!(err.contains("agent_shared_token must be at least 16 characters"), "{err}");
     }
 
     #[test]

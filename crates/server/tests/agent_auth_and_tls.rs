@@ -84,6 +84,59 @@ async fn auth_rejects_every_wrong_credential_with_0_1_statuses_and_stores_nothin
 }
 
 #[tokio::test]
+async fn the_shared_agent_token_admits_any_agent_and_whitelist_tokens_still_work() {
+    const SHARED: &str = "shared-token-for-the-daemonset";
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = config(tmp.path());
+    config.require_agent_auth = true;
+    config.agent_shared_token = Some(SHARED.into());
+    let s = TestServer::start_with(config).await;
+    let token = {
+        let m = s.server.state.management.clone();
+        tokio::task::spawn_blocking(move || m.whitelist_add("web-1", None, 0).unwrap().unwrap().1).await.unwrap()
+    };
+    let mut c = s.grpc().await;
+    let shared = format!("Bearer {SHARED}");
+    for node in ["node-a", "node-b"] {
+        let reply = call(
+            &mut c,
+            batch(node, vec![point("cpu.usage", &[], now_ms(), 1.0)]),
+            &[("authorization", &shared), ("agent-id", node)],
+        )
+        .await
+        .unwrap();
+        assert!(reply.success, "{node}: {reply:?}");
+    }
+    let own = format!("Bearer {token}");
+    let reply = call(
+        &mut c,
+        batch("web-1", vec![point("m", &[], now_ms(), 1.0)]),
+        &[("authorization", &own), ("agent-id", "web-1")],
+    )
+    .await
+    .unwrap();
+    assert!(reply.success);
+    // The shared token still binds the batch to the agent-id it names.
+    let err = call(
+        &mut c,
+        batch("node-c", vec![point("m", &[], now_ms(), 1.0)]),
+        &[("authorization", &shared), ("agent-id", "node-a")],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = call(
+        &mut c,
+        batch("node-a", vec![point("m", &[], now_ms(), 1.0)]),
+        &[("authorization", "Bearer nearly"), ("agent-id", "node-a")],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!((err.code(), err.message()), (Code::Unauthenticated, "Agent not authorized"));
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn without_auth_metadata_is_ignored() {
     let s = TestServer::start().await;
     let mut c = s.grpc().await;

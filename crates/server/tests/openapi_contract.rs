@@ -42,6 +42,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/v1/alerts/history/{id}/resolve"),
     ("get", "/v1/notifications/silence-windows"),
     ("post", "/v1/notifications/silence-windows"),
+    ("put", "/v1/notifications/silence-windows/{id}"),
     ("delete", "/v1/notifications/silence-windows/{id}"),
     ("get", "/v1/system/config"),
     ("get", "/v1/system/storage"),
@@ -263,6 +264,10 @@ async fn real_responses_validate_against_the_document() {
     check(&doc, "post", sw, status, &body);
     let (status, body, _) = s.get(sw).await;
     check(&doc, "get", sw, status, &body);
+    let (status, body) = s.call(Method::PUT, &format!("{sw}/{window_id}"), Some(json!({"end_time": "05:00"}))).await;
+    check(&doc, "put", "/v1/notifications/silence-windows/{id}", status, &body);
+    let (status, body) = s.call(Method::PUT, &format!("{sw}/{window_id}"), Some(json!({"end_time": "5pm"}))).await;
+    check(&doc, "put", "/v1/notifications/silence-windows/{id}", status, &body);
     let (status, body) = s.call(Method::DELETE, &format!("{sw}/{window_id}"), None).await;
     check(&doc, "delete", "/v1/notifications/silence-windows/{id}", status, &body);
 

@@ -15,11 +15,27 @@ use super::openapi::{EmptyEnvelope, Envelope};
 use super::response::{ApiError, ApiJson, ApiOk, ApiResult, code};
 use crate::auth::{self, TokenError};
 
-/// The authenticated caller, put into request extensions by [`require_user`].
+/// The authenticated user, put into request extensions by [`require_user`]
+/// (absent for the operator token).
 #[derive(Clone, Debug)]
 pub struct AuthUser {
     pub id: String,
     pub username: String,
+}
+
+/// Who is calling: a user with a JWT, or the Kubernetes operator with the
+/// configured `[auth] operator_token`. Always in the request extensions of
+/// protected routes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    User,
+    Operator,
+}
+
+/// Whether `token` is the configured operator token (constant time).
+fn is_operator_token(state: &crate::state::AppState, token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    state.config.auth.operator_token.as_deref().is_some_and(|t| bool::from(t.as_bytes().ct_eq(token.as_bytes())))
 }
 
 fn unauthorized(message: &str) -> ApiError {
@@ -36,6 +52,10 @@ pub async fn require_user(State(state): AppStateRef, mut request: Request, next:
         Some(t) if !t.is_empty() => t,
         _ => return unauthorized("invalid authorization header").into_response(),
     };
+    if is_operator_token(&state, token) {
+        request.extensions_mut().insert(Caller::Operator);
+        return next.run(request).await;
+    }
     let claims = match state.auth.verify(token) {
         Ok(c) => c,
         Err(TokenError::Expired) => {
@@ -53,6 +73,7 @@ pub async fn require_user(State(state): AppStateRef, mut request: Request, next:
         return unauthorized("token revoked").into_response();
     }
     request.extensions_mut().insert(AuthUser { id: user.id, username: user.username });
+    request.extensions_mut().insert(Caller::User);
     next.run(request).await
 }
 
@@ -140,12 +161,16 @@ pub const MIN_PASSWORD_LEN: usize = 8;
     security(("bearer_auth" = [])), responses(
     (status = 200, description = "`password changed, please login again`", body = EmptyEnvelope),
     (status = 400, description = "Missing fields or a new password under 8 characters", body = EmptyEnvelope),
-    (status = 401, description = "Wrong current password or no valid token", body = EmptyEnvelope)))]
+    (status = 401, description = "Wrong current password or no valid token", body = EmptyEnvelope),
+    (status = 403, description = "Called with the operator token", body = EmptyEnvelope)))]
 pub async fn change_password(
     state: AppStateRef,
-    axum::Extension(user): axum::Extension<AuthUser>,
+    user: Option<axum::Extension<AuthUser>>,
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> ApiResult {
+    let Some(axum::Extension(user)) = user else {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, code::OTHER, "the operator token has no password to change"));
+    };
     if body.current_password.is_empty() || body.new_password.is_empty() {
         return Err(ApiError::bad_request("current_password and new_password are required"));
     }

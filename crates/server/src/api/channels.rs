@@ -9,16 +9,18 @@
 //! create. Every change reloads the notifier's channel set before the
 //! response is sent.
 
+use axum::Extension;
 use axum::extract::Path;
 use axum::http::StatusCode;
-use oxmon_common::rule::Source;
 use oxmon_storage::management::{ChannelRecord, Write};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::AppStateRef;
+use super::auth::Caller;
 use super::openapi::{EmptyEnvelope, Envelope};
+use super::ownership;
 use super::params::{PageParams, rfc3339};
 use super::response::{ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, code};
 use crate::channels::{self, ChannelError, NewChannel};
@@ -159,22 +161,15 @@ fn recipients(raw: Vec<String>) -> Vec<String> {
     raw.into_iter().map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect()
 }
 
-fn ensure_not_crd(c: &ChannelRecord) -> Result<(), ApiError> {
-    if Source::parse_lenient(&c.source) == Source::Crd {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            code::CONFLICT,
-            format!(
-                "channel '{}' is managed by a Kubernetes NotificationChannel custom resource; change it there",
-                c.name
-            ),
-        ));
-    }
-    Ok(())
-}
-
 async fn load(state: &AppStateRef, id: String) -> Result<ChannelRecord, ApiError> {
     state.management(move |m| m.channel(&id)).await?.ok_or_else(not_found)
+}
+
+/// A channel `caller` may change.
+async fn load_owned(state: &AppStateRef, caller: Caller, id: String) -> Result<ChannelRecord, ApiError> {
+    let channel = load(state, id).await?;
+    ownership::check(caller, &channel.source, &format!("channel '{}'", channel.name), "NotificationChannel")?;
+    Ok(channel)
 }
 
 /// Channels with their recipients, newest first.
@@ -247,7 +242,11 @@ pub async fn get_config(state: AppStateRef, Path(id): Path<String>) -> ApiResult
         (status = 400, description = "`unknown_channel_type`, `missing_config` or `invalid_config` (err_code 1999), or another invalid field; the message says what is wrong", body = EmptyEnvelope),
         (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 409, description = "`Channel name already exists`", body = EmptyEnvelope)))]
-pub async fn create_config(state: AppStateRef, ApiJson(body): ApiJson<CreateChannel>) -> ApiResult {
+pub async fn create_config(
+    state: AppStateRef,
+    Extension(caller): Extension<Caller>,
+    ApiJson(body): ApiJson<CreateChannel>,
+) -> ApiResult {
     let record = channels::check_new(
         NewChannel {
             name: body.name,
@@ -257,7 +256,7 @@ pub async fn create_config(state: AppStateRef, ApiJson(body): ApiJson<CreateChan
             enabled: body.enabled,
             config: body.config_json,
         },
-        Source::Api,
+        ownership::source_for(caller),
     )
     .map_err(refused)?;
     let recipients = recipients(body.recipients);
@@ -282,11 +281,11 @@ pub async fn create_config(state: AppStateRef, ApiJson(body): ApiJson<CreateChan
         (status = 409, description = "Name taken, or the channel belongs to a custom resource", body = EmptyEnvelope)))]
 pub async fn update_config(
     state: AppStateRef,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateChannel>,
 ) -> ApiResult {
-    let mut channel = load(&state, id).await?;
-    ensure_not_crd(&channel)?;
+    let mut channel = load_owned(&state, caller, id).await?;
     if let Some(t) = &body.channel_type {
         let mut scratch = serde_json::Map::new();
         if channels::normalize(t, &mut scratch).ok() != Some(channel.channel_type.as_str()) {
@@ -336,9 +335,12 @@ pub async fn update_config(
         (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Channel not found`", body = EmptyEnvelope),
         (status = 409, description = "The channel belongs to a custom resource", body = EmptyEnvelope)))]
-pub async fn delete_config(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
-    let channel = load(&state, id).await?;
-    ensure_not_crd(&channel)?;
+pub async fn delete_config(
+    state: AppStateRef,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let channel = load_owned(&state, caller, id).await?;
     if !state.management(move |m| m.delete_channel(&channel.id)).await? {
         return Err(not_found());
     }
@@ -356,11 +358,11 @@ pub async fn delete_config(state: AppStateRef, Path(id): Path<String>) -> ApiRes
         (status = 409, description = "The channel belongs to a custom resource", body = EmptyEnvelope)))]
 pub async fn set_recipients(
     state: AppStateRef,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RecipientsBody>,
 ) -> ApiResult {
-    let channel = load(&state, id).await?;
-    ensure_not_crd(&channel)?;
+    let channel = load_owned(&state, caller, id).await?;
     let list = recipients(body.recipients);
     let now = state.clock.now_ms() / 1000;
     let stored =

@@ -6,15 +6,17 @@
 //! duplicate name is 409 on update as on create, and rules owned by a
 //! Kubernetes custom resource (`source = crd`) cannot be changed here.
 
+use axum::Extension;
 use axum::extract::Path;
 use axum::http::StatusCode;
-use oxmon_common::rule::Source;
 use oxmon_storage::management::{RuleRecord, Write};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppStateRef;
+use super::auth::Caller;
 use super::openapi::{EmptyEnvelope, Envelope};
+use super::ownership;
 use super::params::{PageParams, rfc3339};
 use super::response::{ApiError, ApiJson, ApiOk, ApiQuery, ApiResult, code};
 
@@ -133,18 +135,6 @@ fn name_taken() -> ApiError {
     ApiError::new(StatusCode::CONFLICT, code::CONFLICT, "Rule name already exists")
 }
 
-/// Refuses changes to rules a Kubernetes custom resource owns.
-fn ensure_not_crd(rule: &RuleRecord) -> Result<(), ApiError> {
-    if Source::parse_lenient(&rule.source) == Source::Crd {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            code::CONFLICT,
-            format!("rule '{}' is managed by a Kubernetes AlertRule custom resource; change it there", rule.name),
-        ));
-    }
-    Ok(())
-}
-
 /// `config_json` as 0.1 sent it (a string) or as an object; normalised to
 /// compact JSON text.
 fn config_text(value: Option<serde_json::Value>) -> Result<String, ApiError> {
@@ -193,7 +183,11 @@ pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiR
         (status = 400, description = "Invalid field, with the reason", body = EmptyEnvelope),
         (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 409, description = "`Rule name already exists`", body = EmptyEnvelope)))]
-pub async fn create(state: AppStateRef, ApiJson(body): ApiJson<CreateRule>) -> ApiResult {
+pub async fn create(
+    state: AppStateRef,
+    Extension(caller): Extension<Caller>,
+    ApiJson(body): ApiJson<CreateRule>,
+) -> ApiResult {
     let rule = validated(RuleRecord {
         id: String::new(),
         name: body.name,
@@ -204,7 +198,7 @@ pub async fn create(state: AppStateRef, ApiJson(body): ApiJson<CreateRule>) -> A
         enabled: body.enabled.unwrap_or(true),
         config_json: config_text(body.config_json)?,
         silence_secs: body.silence_secs.unwrap_or(600),
-        source: Source::Api.as_str().into(),
+        source: ownership::source_for(caller).as_str().into(),
         created_at: 0,
         updated_at: 0,
     })?;
@@ -230,10 +224,11 @@ pub async fn get(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     Ok(ApiOk::data(RuleDetail::from(rule)))
 }
 
-async fn load(state: &AppStateRef, id: &str) -> Result<RuleRecord, ApiError> {
+/// A rule `caller` may change.
+async fn load(state: &AppStateRef, caller: Caller, id: &str) -> Result<RuleRecord, ApiError> {
     let id = id.to_owned();
     let rule = state.management(move |m| m.rule(&id)).await?.ok_or_else(not_found)?;
-    ensure_not_crd(&rule)?;
+    ownership::check(caller, &rule.source, &format!("rule '{}'", rule.name), "AlertRule")?;
     Ok(rule)
 }
 
@@ -256,9 +251,14 @@ async fn store(state: &AppStateRef, rule: RuleRecord) -> ApiResult {
         (status = 400, description = "Invalid field, with the reason", body = EmptyEnvelope),
         (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Rule not found`", body = EmptyEnvelope),
-        (status = 409, description = "Name taken, or the rule belongs to a custom resource", body = EmptyEnvelope)))]
-pub async fn update(state: AppStateRef, Path(id): Path<String>, ApiJson(body): ApiJson<UpdateRule>) -> ApiResult {
-    let mut rule = load(&state, &id).await?;
+        (status = 409, description = "Name taken, or the rule belongs to a custom resource (or, for the operator, does not)", body = EmptyEnvelope)))]
+pub async fn update(
+    state: AppStateRef,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateRule>,
+) -> ApiResult {
+    let mut rule = load(&state, caller, &id).await?;
     if body.rule_type.as_ref().is_some_and(|t| *t != rule.rule_type) {
         return Err(ApiError::bad_request(format!("rule_type cannot be changed (the rule is a {})", rule.rule_type)));
     }
@@ -295,8 +295,13 @@ pub async fn update(state: AppStateRef, Path(id): Path<String>, ApiJson(body): A
         (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Rule not found`", body = EmptyEnvelope),
         (status = 409, description = "The rule belongs to a custom resource", body = EmptyEnvelope)))]
-pub async fn enable(state: AppStateRef, Path(id): Path<String>, ApiJson(body): ApiJson<EnableBody>) -> ApiResult {
-    let mut rule = load(&state, &id).await?;
+pub async fn enable(
+    state: AppStateRef,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<EnableBody>,
+) -> ApiResult {
+    let mut rule = load(&state, caller, &id).await?;
     rule.enabled = body.enabled;
     store(&state, rule).await
 }
@@ -308,8 +313,8 @@ pub async fn enable(state: AppStateRef, Path(id): Path<String>, ApiJson(body): A
         (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Rule not found`", body = EmptyEnvelope),
         (status = 409, description = "The rule belongs to a custom resource", body = EmptyEnvelope)))]
-pub async fn delete(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
-    let rule = load(&state, &id).await?;
+pub async fn delete(state: AppStateRef, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> ApiResult {
+    let rule = load(&state, caller, &id).await?;
     let deleted = state.management(move |m| m.delete_rule(&rule.id)).await?;
     if !deleted {
         return Err(not_found());

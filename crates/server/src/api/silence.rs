@@ -3,15 +3,17 @@
 //! stored bad ones and ignored them later), and it can name a time zone and
 //! days of the week.
 
+use axum::Extension;
 use axum::extract::Path;
-use oxmon_common::rule::Source;
 use oxmon_common::silence::Window;
 use oxmon_storage::management::SilenceRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppStateRef;
+use super::auth::Caller;
 use super::openapi::{EmptyEnvelope, Envelope};
+use super::ownership;
 use super::params::{PageParams, rfc3339};
 use super::response::{ApiError, ApiJson, ApiOk, ApiQuery, ApiResult};
 
@@ -76,32 +78,117 @@ pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiR
     Ok(ApiOk::data(windows.into_iter().map(WindowItem::from).collect::<Vec<_>>()))
 }
 
+/// Body of `PUT /v1/notifications/silence-windows/{id}` (added in 0.2):
+/// any subset; `null` clears `recurrence` (daily) or `name`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWindow {
+    start_time: Option<String>,
+    end_time: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    recurrence: Option<Option<String>>,
+    timezone: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    name: Option<Option<String>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from an absent one (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Validates and normalises a window as it will be stored.
+fn checked(mut w: SilenceRecord) -> Result<SilenceRecord, ApiError> {
+    let window = Window::parse(&w.start_time, &w.end_time, w.recurrence.as_deref()).map_err(ApiError::bad_request)?;
+    w.timezone = Some(w.timezone.trim().to_owned()).filter(|t| !t.is_empty()).unwrap_or_else(|| "UTC".into());
+    check_timezone(&w.timezone).map_err(ApiError::bad_request)?;
+    w.start_time = window.start.to_string();
+    w.end_time = window.end.to_string();
+    w.recurrence = w.recurrence.map(|r| r.trim().to_ascii_lowercase()).filter(|r| !r.is_empty());
+    w.name = w.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    Ok(w)
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("Silence window not found")
+}
+
+/// A window `caller` may change.
+async fn load_owned(state: &AppStateRef, caller: Caller, id: String) -> Result<SilenceRecord, ApiError> {
+    let window = state.management(move |m| m.silence_window(&id)).await?.ok_or_else(not_found)?;
+    let what = match &window.name {
+        Some(name) => format!("silence window '{name}'"),
+        None => format!("silence window {}", window.id),
+    };
+    ownership::check(caller, &window.source, &what, "SilenceWindow")?;
+    Ok(window)
+}
+
 /// Add a silence window.
 #[utoipa::path(post, path = "/notifications/silence-windows", tag = "silence", request_body = CreateWindow,
     security(("bearer_auth" = [])), responses(
         (status = 201, description = "The window", body = Envelope<WindowItem>),
         (status = 400, description = "Bad time, recurrence or time zone, with the reason", body = EmptyEnvelope),
         (status = 401, description = "No valid token", body = EmptyEnvelope)))]
-pub async fn create(state: AppStateRef, ApiJson(body): ApiJson<CreateWindow>) -> ApiResult {
-    let window =
-        Window::parse(&body.start_time, &body.end_time, body.recurrence.as_deref()).map_err(ApiError::bad_request)?;
-    let timezone = body.timezone.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).unwrap_or_else(|| "UTC".into());
-    check_timezone(&timezone).map_err(ApiError::bad_request)?;
-    let record = SilenceRecord {
+pub async fn create(
+    state: AppStateRef,
+    Extension(caller): Extension<Caller>,
+    ApiJson(body): ApiJson<CreateWindow>,
+) -> ApiResult {
+    let record = checked(SilenceRecord {
         id: String::new(),
-        name: body.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
-        start_time: window.start.to_string(),
-        end_time: window.end.to_string(),
-        recurrence: body.recurrence.map(|r| r.trim().to_ascii_lowercase()).filter(|r| !r.is_empty()),
-        timezone,
-        source: Source::Api.as_str().into(),
+        name: body.name,
+        start_time: body.start_time,
+        end_time: body.end_time,
+        recurrence: body.recurrence,
+        timezone: body.timezone.unwrap_or_default(),
+        source: ownership::source_for(caller).as_str().into(),
         created_at: 0,
         updated_at: 0,
-    };
+    })?;
     let now = state.clock.now_ms() / 1000;
     let stored = state.management(move |m| m.create_silence_window(record, now)).await?;
     state.notifications_changed().await;
     Ok(ApiOk::created(WindowItem::from(stored)))
+}
+
+/// Change a silence window (added in 0.2; 0.1 could only delete and re-add).
+#[utoipa::path(put, path = "/notifications/silence-windows/{id}", tag = "silence", request_body = UpdateWindow,
+    security(("bearer_auth" = [])), params(("id" = String, Path, description = "Window id")), responses(
+        (status = 200, description = "The window", body = Envelope<WindowItem>),
+        (status = 400, description = "Bad time, recurrence or time zone, with the reason", body = EmptyEnvelope),
+        (status = 401, description = "No valid token", body = EmptyEnvelope),
+        (status = 404, description = "`Silence window not found`", body = EmptyEnvelope),
+        (status = 409, description = "The window belongs to a custom resource (or, for the operator, does not)", body = EmptyEnvelope)))]
+pub async fn update(
+    state: AppStateRef,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateWindow>,
+) -> ApiResult {
+    let mut w = load_owned(&state, caller, id).await?;
+    if let Some(v) = body.start_time {
+        w.start_time = v;
+    }
+    if let Some(v) = body.end_time {
+        w.end_time = v;
+    }
+    if let Some(v) = body.recurrence {
+        w.recurrence = v;
+    }
+    if let Some(v) = body.timezone {
+        w.timezone = v;
+    }
+    if let Some(v) = body.name {
+        w.name = v;
+    }
+    let w = checked(w)?;
+    let now = state.clock.now_ms() / 1000;
+    let stored = state.management(move |m| m.update_silence_window(&w, now)).await?.ok_or_else(not_found)?;
+    state.notifications_changed().await;
+    Ok(ApiOk::data(WindowItem::from(stored)))
 }
 
 /// Remove a silence window.
@@ -110,21 +197,12 @@ pub async fn create(state: AppStateRef, ApiJson(body): ApiJson<CreateWindow>) ->
         (status = 200, description = "`Silence window deleted`", body = EmptyEnvelope),
         (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Silence window not found`", body = EmptyEnvelope),
-        (status = 409, description = "The window belongs to a custom resource", body = EmptyEnvelope)))]
-pub async fn delete(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
-    let key = id.clone();
-    let window = state
-        .management(move |m| m.silence_window(&key))
-        .await?
-        .ok_or_else(|| ApiError::not_found("Silence window not found"))?;
-    if Source::parse_lenient(&window.source) == Source::Crd {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            super::response::code::CONFLICT,
-            "this silence window is managed by a Kubernetes SilenceWindow custom resource; delete it there",
-        ));
+        (status = 409, description = "The window belongs to a custom resource (or, for the operator, does not)", body = EmptyEnvelope)))]
+pub async fn delete(state: AppStateRef, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> ApiResult {
+    let window = load_owned(&state, caller, id).await?;
+    if !state.management(move |m| m.delete_silence_window(&window.id)).await? {
+        return Err(not_found());
     }
-    state.management(move |m| m.delete_silence_window(&id)).await?;
     state.notifications_changed().await;
     Ok(ApiOk::message("Silence window deleted"))
 }

@@ -95,6 +95,22 @@ impl Management {
         Ok(w)
     }
 
+    /// Replaces the times, recurrence, zone and name of window `w.id`
+    /// (not its source); `None` when it does not exist.
+    pub fn update_silence_window(&self, w: &SilenceRecord, now_s: i64) -> Result<Option<SilenceRecord>> {
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE notification_silence_windows SET name = ?2, start_time = ?3, end_time = ?4, recurrence = ?5,
+                        timezone = ?6, updated_at = ?7 WHERE id = ?1",
+                params![w.id, w.name, w.start_time, w.end_time, w.recurrence, w.timezone, now_s],
+            )
+        })?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.silence_window(&w.id)
+    }
+
     pub fn delete_silence_window(&self, id: &str) -> Result<bool> {
         self.with(|c| c.execute("DELETE FROM notification_silence_windows WHERE id = ?1", [id])).map(|n| n == 1)
     }
