@@ -27,6 +27,11 @@ use crate::telemetry::Telemetry;
 /// How often agent activity is written to the management database.
 const AGENT_FLUSH_EVERY: Duration = Duration::from_secs(5);
 
+/// How often rules and notification settings are re-read from the
+/// database, to pick up changes made outside the API (the `init-*`
+/// commands while the server runs). API changes apply at once.
+const RELOAD_EVERY: Duration = Duration::from_secs(60);
+
 /// How often retention runs (first run at startup).
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
@@ -147,6 +152,7 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
     if state.config.cert_check.enabled {
         tasks.push(tokio::spawn(crate::certs::scheduler::run(state.clone(), stopped.clone())));
     }
+    tasks.push(tokio::spawn(reload_loop(state.clone(), stopped.clone())));
     tasks.push(tokio::spawn(retention_loop(state.clone(), stopped)));
 
     tracing::info!(%grpc_addr, %http_addr, data_dir = %state.config.data_dir.display(), tls = state.config.tls.is_some(), "oxmon-server started");
@@ -292,6 +298,21 @@ async fn flush_agents(state: &AppState) {
     if let Err(error) = state.management(move |m| m.save_agents(&records)).await {
         tracing::warn!(%error, agents = dirty.len(), "saving agent activity failed; will retry");
         state.agents.mark_dirty(&dirty);
+    }
+}
+
+async fn reload_loop(state: Arc<AppState>, stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(RELOAD_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await; // the first tick is immediate; start() has just loaded everything
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                state.rules_changed().await;
+                state.notifications_changed().await;
+            }
+            _ = wait_for(stopped.clone()) => return,
+        }
     }
 }
 
