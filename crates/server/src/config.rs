@@ -171,7 +171,12 @@ impl ServerConfig {
                 continue;
             };
             let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
-            set_path(&mut table, &path, parse_env_value(value))
+            let value = if STRING_KEYS.contains(&path.join(".").as_str()) {
+                toml::Value::String(value.clone())
+            } else {
+                parse_env_value(value)
+            };
+            set_path(&mut table, &path, value)
                 .map_err(|m| invalid(Some(&format!("environment variable {name}")), m))?;
         }
         let config: ServerConfig = toml::Value::Table(table)
@@ -224,6 +229,19 @@ fn read(path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })
 }
 
+/// Keys whose environment values are always strings: a password or token
+/// such as `12345678` must not turn into a number.
+const STRING_KEYS: &[&str] = &[
+    "data_dir",
+    "agent_shared_token",
+    "auth.jwt_secret",
+    "auth.default_username",
+    "auth.default_password",
+    "auth.operator_token",
+    "tls.cert_file",
+    "tls.key_file",
+];
+
 /// An environment value is read as a TOML value when it parses as one
 /// (`9191`, `true`, `["a"]`), else as a plain string.
 fn parse_env_value(raw: &str) -> toml::Value {
@@ -261,6 +279,25 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn secrets_from_the_environment_stay_strings_even_when_they_look_like_numbers() {
+        let c = ServerConfig::from_toml_and_env(
+            "",
+            None,
+            &env(&[
+                ("OXMON_SERVER_AUTH__DEFAULT_PASSWORD", "12345678"),
+                ("OXMON_SERVER_AUTH__JWT_SECRET", "true"),
+                ("OXMON_SERVER_AGENT_SHARED_TOKEN", "1234567890123456"),
+                ("OXMON_SERVER_GRPC_PORT", "9191"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.auth.default_password.as_deref(), Some("12345678"));
+        assert_eq!(c.auth.jwt_secret.as_deref(), Some("true"));
+        assert_eq!(c.agent_shared_token.as_deref(), Some("1234567890123456"));
+        assert_eq!(c.grpc_port, 9191, "other keys are still read as TOML values");
     }
 
     #[test]
