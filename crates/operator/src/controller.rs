@@ -108,3 +108,51 @@ pub fn channels_using(
         .map(|c| ObjectRef::from_obj(&**c))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use kube::runtime::watcher::Event;
+    use serde_json::json;
+
+    use super::*;
+
+    fn channel(name: &str, namespace: &str, secret: &str) -> NotificationChannel {
+        serde_json::from_value(json!({
+            "apiVersion": "oxmon.io/v1alpha1", "kind": "NotificationChannel",
+            "metadata": {"name": name, "namespace": namespace, "generation": 1},
+            "spec": {"type": "email", "email": {"smtpHost": "h", "smtpPort": 25, "fromEmail": "a@b.c",
+                     "smtpUsername": "u", "smtpPasswordSecretRef": {"name": secret, "key": "password"}}},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn status_only_changes_trigger_nothing() {
+        let obj = channel("c", "ns", "s");
+        let mut status_only = obj.clone();
+        status_only.status = Some(Default::default());
+        status_only.status.as_mut().unwrap().sync.server_id = Some("id".into());
+        status_only.metadata.resource_version = Some("2".into());
+        assert_eq!(trigger_hash(&obj), trigger_hash(&status_only));
+
+        let mut spec_change = obj.clone();
+        spec_change.metadata.generation = Some(2);
+        assert_ne!(trigger_hash(&obj), trigger_hash(&spec_change));
+        let mut finalized = obj.clone();
+        finalized.metadata.finalizers = Some(vec![crate::reconcile::FINALIZER.into()]);
+        assert_ne!(trigger_hash(&obj), trigger_hash(&finalized), "adding the finalizer leads to the first sync");
+    }
+
+    #[test]
+    fn a_secret_change_triggers_the_channels_of_its_namespace_that_use_it() {
+        let (reader, mut writer) = reflector::store::<NotificationChannel>();
+        for c in [channel("a", "ns", "smtp"), channel("b", "ns", "other"), channel("c", "elsewhere", "smtp")] {
+            writer.apply_watcher_event(&Event::Apply(c));
+        }
+        let mut secret = PartialObjectMeta::<Secret>::default();
+        secret.metadata.name = Some("smtp".into());
+        secret.metadata.namespace = Some("ns".into());
+        let hits: Vec<String> = channels_using(&reader, &secret).into_iter().map(|r| r.name).collect();
+        assert_eq!(hits, ["a"]);
+    }
+}

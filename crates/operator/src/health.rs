@@ -67,3 +67,36 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     axum::serve(listener, router(health)).with_graceful_shutdown(shutdown).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn probes_follow_the_phase() {
+        let health = Arc::new(Health::default());
+        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, health.clone(), async move {
+            let _ = stopped.await;
+        }));
+        let get = |path: &'static str| {
+            let url = format!("{base}{path}");
+            async move {
+                let resp = reqwest::get(url).await.unwrap();
+                (resp.status().as_u16(), resp.text().await.unwrap())
+            }
+        };
+        assert_eq!(get("/healthz").await, (200, "ok\n".into()));
+        assert_eq!(get("/readyz").await, (503, "starting\n".into()));
+        health.set(Phase::Standby);
+        assert_eq!(get("/readyz").await, (200, "standby\n".into()));
+        health.set(Phase::Leading);
+        assert_eq!(get("/readyz").await, (200, "leading\n".into()));
+        health.set(Phase::Stopping);
+        assert_eq!(get("/readyz").await.0, 503);
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+    }
+}

@@ -333,3 +333,63 @@ fn merge(target: &mut Value, patch: &Value) {
         other => *target = other.clone(),
     }
 }
+
+/// A Secret as the API server returns it.
+pub fn secret(name: &str, resource_version: &str, data: &[(&str, &str)]) -> Value {
+    use base64::Engine as _;
+    let encode = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": NAMESPACE, "resourceVersion": resource_version},
+        "data": data.iter().map(|(k, v)| ((*k).to_owned(), json!(encode(v.as_bytes())))).collect::<serde_json::Map<_, _>>(),
+    })
+}
+
+/// Expects a read of Secret `name` and answers with `secret` (or 404 for `None`).
+pub async fn expect_secret_read(api: &mut ApiServer, name: &str, secret: Option<Value>) {
+    let call = api.expect("GET", &format!("/api/v1/namespaces/{NAMESPACE}/secrets/{name}")).await;
+    match secret {
+        Some(s) => call.respond(200, &s),
+        None => call.respond(
+            404,
+            &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
+                    "message": format!("secrets \"{name}\" not found")}),
+        ),
+    }
+}
+
+/// A real HTTP receiver on loopback that records the headers of each request.
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    headers: Arc<std::sync::Mutex<Vec<http::HeaderMap>>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        let headers: Arc<std::sync::Mutex<Vec<http::HeaderMap>>> = Arc::default();
+        let seen = headers.clone();
+        let app = axum::Router::new().fallback(move |h: http::HeaderMap| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push(h);
+                "ok"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { url, headers }
+    }
+
+    /// Header `name` of every request received so far.
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.headers
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|h| h.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default())
+            .collect()
+    }
+}
