@@ -52,6 +52,7 @@ pub struct SyncStatus {
     /// `Ready`: whether the server object matches the spec; its reason says why not
     /// (`Invalid` with the server's message, `Conflict`, `SecretNotFound`, `ServerUnavailable`, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// The `metadata.generation` the operator last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]

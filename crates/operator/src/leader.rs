@@ -21,6 +21,9 @@ const LEASE_DURATION_SECS: u64 = 15;
 /// Seconds before expiry the holder renews.
 const LEASE_GRACE_SECS: u64 = 5;
 
+/// How long shutdown waits for the lease to be released.
+const RELEASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Where and as whom to take the lease.
 #[derive(Clone, Debug)]
 pub struct LeaseConfig {
@@ -64,10 +67,11 @@ where
     info!(lease = LEASE_NAME, namespace = %lease.namespace, identity = %lease.identity, "waiting for the lease");
     let outcome = run_while_leading(leading, shutdown, health, work).await;
     // Dropping the last receiver makes the manager release the lease and stop.
-    match task.await {
-        Ok(Ok(_)) => info!("lease released"),
-        Ok(Err(e)) => warn!(error = %e, "releasing the lease"),
-        Err(e) => warn!(error = %e, "lease task"),
+    match tokio::time::timeout(RELEASE_TIMEOUT, task).await {
+        Ok(Ok(Ok(_))) => info!("lease released"),
+        Ok(Ok(Err(e))) => warn!(error = %e, "releasing the lease"),
+        Ok(Err(e)) => warn!(error = %e, "lease task"),
+        Err(_) => warn!("the lease was not released in time; it expires by itself"),
     }
     Ok(outcome)
 }

@@ -242,7 +242,7 @@ async fn apply<K: ServerKind>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Ac
         }
         Err(e) => {
             let (why, retry) = classify(&e);
-            let ready = ready_condition(previous.ready(), false, why, &e.to_string(), generation);
+            let ready = ready_condition(previous.ready(), false, why, &condition_message(&e), generation);
             let result = if retry { Err(Error::Sync(e)) } else { Ok(Action::requeue(ctx.resync)) };
             (ready, result, Change::Unchanged)
         }
@@ -342,6 +342,14 @@ fn classify(e: &SyncError) -> (&'static str, bool) {
             401 | 403 => (reason::UNAUTHORIZED, true),
             _ => (reason::REFUSED, true),
         },
+    }
+}
+
+/// The message of a failed `Ready`: a refusal's own words (the reason says it was refused).
+fn condition_message(e: &SyncError) -> String {
+    match e {
+        SyncError::Server(ServerError::Refused { message, .. }) => message.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -100,7 +100,7 @@ pub struct AlertRuleStatus {
     pub firing: Option<bool>,
     /// Number of the rule's open (or acknowledged) alerts, as of the last sync.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub active_alerts: Option<u32>,
+    pub active_alerts: Option<i64>,
 }
 
 /// The server's rule types (`rule_type`).

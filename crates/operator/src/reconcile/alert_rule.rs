@@ -21,7 +21,7 @@ use crate::server::{OxmonClient, Rule, RuleBody, ServerError};
 #[serde(rename_all = "camelCase")]
 pub struct Firing {
     pub firing: bool,
-    pub active_alerts: u32,
+    pub active_alerts: i64,
 }
 
 impl ServerKind for AlertRule {
@@ -46,7 +46,7 @@ impl ServerKind for AlertRule {
             None => (server.create_rule(&body).await?.id, Change::Created),
         };
         let active = server.active_alerts().await?.iter().filter(|a| a.rule_id == server_id).count();
-        let active_alerts = u32::try_from(active).unwrap_or(u32::MAX);
+        let active_alerts = i64::try_from(active).unwrap_or(i64::MAX);
         Ok(Synced { server_id, change, extra: Firing { firing: active_alerts > 0, active_alerts } })
     }
 
