@@ -234,6 +234,31 @@ fn every_example_parses_and_validates_against_its_crd() {
     }
 }
 
+/// The custom resources shown in the READMEs (YAML blocks of
+/// `oxmon.io/v1alpha1` objects, `---`-separated) are valid too.
+#[test]
+fn the_examples_in_the_readmes_validate() {
+    let mut checked = 0;
+    for readme in ["README.md", "crates/operator/README.md", "deploy/README.md"] {
+        let text = std::fs::read_to_string(repo().join(readme)).unwrap();
+        for block in text.split("```yaml").skip(1) {
+            let block = block.split("```").next().unwrap();
+            for doc in block.split("\n---\n").filter(|d| d.contains("apiVersion: oxmon.io/v1alpha1")) {
+                let value: Value = serde_saphyr::from_str(doc).unwrap_or_else(|e| panic!("{readme}: {e}\n{doc}"));
+                let name = format!("{readme} ({})", value["kind"].as_str().unwrap_or("?"));
+                match value["kind"].as_str() {
+                    Some("AlertRule") => check_example::<AlertRule>(&name, doc, &value),
+                    Some("NotificationChannel") => check_example::<NotificationChannel>(&name, doc, &value),
+                    Some("SilenceWindow") => check_example::<SilenceWindow>(&name, doc, &value),
+                    other => panic!("{readme}: unexpected kind {other:?}"),
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 5, "found only {checked} example resources in the READMEs");
+}
+
 fn check_example<K>(name: &str, text: &str, value: &Value)
 where
     K: CustomResourceExt + Resource<DynamicType = ()> + Serialize + DeserializeOwned,
