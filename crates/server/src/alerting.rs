@@ -223,50 +223,78 @@ async fn record_events(
     notifier: Notifier,
     telemetry: Arc<Telemetry>,
 ) {
-    while let Some(message) = rx.recv().await {
-        let events = match message {
-            Recorded::Events(events) => events,
-            Recorded::Stop(done) => {
-                let _ = done.send(());
-                return;
+    /// Events stored in one transaction at most (one commit, one fsync).
+    const GROUP: usize = 4096;
+    while let Some(first) = rx.recv().await {
+        // Take whatever else is queued too: under a burst of events this
+        // stores them in one transaction instead of one per batch.
+        let mut events = Vec::new();
+        let mut stop = None;
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Recorded::Events(batch) => events.extend(batch),
+                Recorded::Stop(done) => {
+                    stop = Some(done);
+                    break;
+                }
             }
-        };
-        let rows: Vec<AlertEvent> = events.iter().map(stored_event).collect();
-        let now_s = events.first().map_or(0, |e| e.timestamp_ms / 1000);
-        let m = management.clone();
-        let stored = match tokio::task::spawn_blocking(move || m.insert_alert_events(rows, now_s)).await {
-            Ok(Ok(stored)) => stored,
-            Ok(Err(error)) => {
-                tracing::error!(%error, "storing alert events failed; they are still notified");
-                Vec::new()
+            if events.len() < GROUP {
+                next = rx.try_recv().ok();
             }
-            Err(error) => {
-                tracing::error!(%error, "storing alert events failed; they are still notified");
-                Vec::new()
-            }
-        };
-        for (i, e) in events.into_iter().enumerate() {
-            telemetry.alert_events.get_or_create(&vec![("kind", e.kind.as_str())]).inc();
-            let id =
-                stored.get(i).map_or_else(|| format!("unsaved-{}-{}", e.rule_id, e.timestamp_ms), |s| s.id.clone());
-            notifier.submit(Alert {
-                id,
-                status: match e.kind {
-                    EventKind::Fired => AlertStatus::Firing,
-                    EventKind::Recovered => AlertStatus::Recovered,
-                },
-                rule_id: e.rule_id,
-                rule_name: e.rule_name,
-                agent_id: e.agent_id,
-                metric: e.metric,
-                severity: e.severity,
-                message: e.message,
-                value: e.value,
-                threshold: e.threshold,
-                labels: e.labels,
-                timestamp_ms: e.timestamp_ms,
-            });
         }
+        if !events.is_empty() {
+            store_and_submit(events, &management, &notifier, &telemetry).await;
+        }
+        if let Some(done) = stop {
+            let _ = done.send(());
+            return;
+        }
+    }
+}
+
+/// Stores events in `cert.db`, then hands them to the notifier with their
+/// stored ids (they are notified even if storing failed).
+async fn store_and_submit(
+    events: Vec<Event>,
+    management: &Arc<Management>,
+    notifier: &Notifier,
+    telemetry: &Telemetry,
+) {
+    let rows: Vec<AlertEvent> = events.iter().map(stored_event).collect();
+    let now_s = events.first().map_or(0, |e| e.timestamp_ms / 1000);
+    let m = management.clone();
+    let stored = match tokio::task::spawn_blocking(move || m.insert_alert_events(rows, now_s)).await {
+        Ok(Ok(stored)) => stored,
+        Ok(Err(error)) => {
+            tracing::error!(%error, "storing alert events failed; they are still notified");
+            Vec::new()
+        }
+        Err(error) => {
+            tracing::error!(%error, "storing alert events failed; they are still notified");
+            Vec::new()
+        }
+    };
+    for (i, e) in events.into_iter().enumerate() {
+        telemetry.alert_events.get_or_create(&vec![("kind", e.kind.as_str())]).inc();
+        let id = stored.get(i).map_or_else(|| format!("unsaved-{}-{}", e.rule_id, e.timestamp_ms), |s| s.id.clone());
+        notifier.submit(Alert {
+            id,
+            status: match e.kind {
+                EventKind::Fired => AlertStatus::Firing,
+                EventKind::Recovered => AlertStatus::Recovered,
+            },
+            rule_id: e.rule_id,
+            rule_name: e.rule_name,
+            agent_id: e.agent_id,
+            metric: e.metric,
+            severity: e.severity,
+            message: e.message,
+            value: e.value,
+            threshold: e.threshold,
+            labels: e.labels,
+            timestamp_ms: e.timestamp_ms,
+        });
     }
 }
 
