@@ -40,7 +40,7 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-pub use silence::check_timezone;
+pub use silence::{check_timezone, normalized as normalized_silence_window};
 
 /// Largest request body accepted (oxmon 0.1 silently emptied larger ones;
 /// we answer 413).

@@ -168,6 +168,13 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
 }
 
+/// Whether `given` equals the configured secret `expected` (compared in
+/// constant time); false when none is configured.
+pub fn matches_secret(expected: Option<&str>, given: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    expected.is_some_and(|e| bool::from(e.as_bytes().ct_eq(given.as_bytes())))
+}
+
 /// A real argon2id hash of a random password, computed once, for checking
 /// logins of unknown users in the same time as known ones.
 pub fn dummy_hash() -> &'static str {

@@ -88,6 +88,12 @@ pub fn check_severity(raw: &str) -> Result<String, ChannelError> {
         .map_err(|e| ChannelError::Field(format!("min_severity: {e}")))
 }
 
+/// Recipients as stored: trimmed, empty ones dropped (the store drops
+/// duplicates).
+pub fn clean_recipients(raw: Vec<String>) -> Vec<String> {
+    raw.into_iter().map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect()
+}
+
 /// Maps a requested type to the stored one: `sms_aliyun`, `sms_tencent` and
 /// `sms_generic` (0.1's seed and dictionary names) are the `sms` type with
 /// that `provider`, which is set in the config unless it names another.

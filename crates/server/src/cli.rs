@@ -163,7 +163,6 @@ pub fn init_channels(
     vars: &[(String, String)],
 ) -> anyhow::Result<ChannelSeedReport> {
     use oxmon_common::rule::Source;
-    use oxmon_common::silence::Window;
     use oxmon_storage::management::{SilenceRecord, Write};
 
     use crate::channels::{NewChannel, check_new};
@@ -187,28 +186,23 @@ pub fn init_channels(
             Source::Seed,
         )
         .map_err(|e| anyhow::anyhow!("{label}: {}", e.message()))?;
-        let recipients: Vec<String> =
-            c.recipients.into_iter().map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect();
-        channels.push((record, recipients));
+        channels.push((record, crate::channels::clean_recipients(c.recipients)));
     }
     let mut windows = Vec::with_capacity(seed.silence_windows.len());
     for (i, w) in seed.silence_windows.into_iter().enumerate() {
-        let at = |m: String| anyhow::anyhow!("{}: silence_windows[{i}]: {m}", seed_path.display());
-        let window = Window::parse(&w.start_time, &w.end_time, w.recurrence.as_deref()).map_err(at)?;
-        let timezone =
-            w.timezone.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).unwrap_or_else(|| "UTC".into());
-        crate::api::check_timezone(&timezone).map_err(at)?;
-        windows.push(SilenceRecord {
+        let window = crate::api::normalized_silence_window(SilenceRecord {
             id: String::new(),
-            name: w.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
-            start_time: window.start.to_string(),
-            end_time: window.end.to_string(),
-            recurrence: w.recurrence.map(|r| r.trim().to_ascii_lowercase()).filter(|r| !r.is_empty()),
-            timezone,
+            name: w.name,
+            start_time: w.start_time,
+            end_time: w.end_time,
+            recurrence: w.recurrence,
+            timezone: w.timezone.unwrap_or_default(),
             source: Source::Seed.as_str().into(),
             created_at: 0,
             updated_at: 0,
-        });
+        })
+        .map_err(|m| anyhow::anyhow!("{}: silence_windows[{i}]: {m}", seed_path.display()))?;
+        windows.push(window);
     }
     let m = Management::open(&config.data_dir)
         .with_context(|| format!("opening the management database in {}", config.data_dir.display()))?;

@@ -58,11 +58,8 @@ impl IngestService {
             .filter(|v| !v.is_empty())
             .ok_or_else(|| Status::unauthenticated("Missing agent-id in metadata"))?
             .to_owned();
-        if let Some(shared) = &self.state.config.agent_shared_token {
-            use subtle::ConstantTimeEq;
-            if bool::from(shared.as_bytes().ct_eq(token.as_bytes())) {
-                return Ok(agent_id);
-            }
+        if crate::auth::matches_secret(self.state.config.agent_shared_token.as_deref(), &token) {
+            return Ok(agent_id);
         }
         let id = agent_id.clone();
         let verdict = self.state.management(move |m| m.verify_agent_token(&id, &token)).await;

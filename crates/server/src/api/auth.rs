@@ -32,12 +32,6 @@ pub enum Caller {
     Operator,
 }
 
-/// Whether `token` is the configured operator token (constant time).
-fn is_operator_token(state: &crate::state::AppState, token: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    state.config.auth.operator_token.as_deref().is_some_and(|t| bool::from(t.as_bytes().ct_eq(token.as_bytes())))
-}
-
 fn unauthorized(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, code::UNAUTHORIZED, message)
 }
@@ -52,7 +46,7 @@ pub async fn require_user(State(state): AppStateRef, mut request: Request, next:
         Some(t) if !t.is_empty() => t,
         _ => return unauthorized("invalid authorization header").into_response(),
     };
-    if is_operator_token(&state, token) {
+    if auth::matches_secret(state.config.auth.operator_token.as_deref(), token) {
         request.extensions_mut().insert(Caller::Operator);
         return next.run(request).await;
     }

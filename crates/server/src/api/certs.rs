@@ -16,12 +16,12 @@ use axum::http::StatusCode;
 use oxmon_storage::management::{
     CertCheckResult, CertDetailsFilter, CertDomain, CertDomainFilter, CertificateDetails, Write,
 };
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppStateRef;
 use super::openapi::{EmptyEnvelope, Envelope};
-use super::params::{PageParams, rfc3339};
+use super::params::{PageParams, present, rfc3339};
 use super::response::{ApiError, ApiJson, ApiOk, ApiQuery, ApiResult};
 
 /// Business codes of certificate monitoring (spec/api.md §2.1).
@@ -288,12 +288,6 @@ pub struct UpdateDomain {
     #[serde(default)]
     #[schema(ignore)]
     updated_at: Option<serde_json::Value>,
-}
-
-/// A field that is present (`Some`, holding `None` for JSON `null`);
-/// `#[serde(default)]` makes an absent one `None`.
-fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Filters of `GET /v1/certs/domains`.

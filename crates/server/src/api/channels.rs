@@ -156,11 +156,6 @@ fn refused(e: ChannelError) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, code::OTHER, format!("{kind}: {}", e.message()))
 }
 
-/// Trims recipients and drops empty ones.
-fn recipients(raw: Vec<String>) -> Vec<String> {
-    raw.into_iter().map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect()
-}
-
 async fn load(state: &AppStateRef, id: String) -> Result<ChannelRecord, ApiError> {
     state.management(move |m| m.channel(&id)).await?.ok_or_else(not_found)
 }
@@ -259,7 +254,7 @@ pub async fn create_config(
         ownership::source_for(caller),
     )
     .map_err(refused)?;
-    let recipients = recipients(body.recipients);
+    let recipients = channels::clean_recipients(body.recipients);
     let now = state.clock.now_ms() / 1000;
     match state.management(move |m| m.create_channel(record, &recipients, now)).await? {
         Write::Done(c) => {
@@ -316,7 +311,7 @@ pub async fn update_config(
         channel.config_json = config.to_string();
     }
     channels::validate(&channel.channel_type, &channel.config_json).map_err(refused)?;
-    let recipients = body.recipients.map(recipients);
+    let recipients = body.recipients.map(channels::clean_recipients);
     let now = state.clock.now_ms() / 1000;
     match state.management(move |m| m.update_channel(&channel, recipients.as_deref(), now)).await? {
         Write::Done(c) => {
@@ -363,7 +358,7 @@ pub async fn set_recipients(
     ApiJson(body): ApiJson<RecipientsBody>,
 ) -> ApiResult {
     let channel = load_owned(&state, caller, id).await?;
-    let list = recipients(body.recipients);
+    let list = channels::clean_recipients(body.recipients);
     let now = state.clock.now_ms() / 1000;
     let stored =
         state.management(move |m| m.set_channel_recipients(&channel.id, &list, now)).await?.ok_or_else(not_found)?;

@@ -4,12 +4,19 @@
 //! that names the parameter and says what is expected.
 
 use jiff::Timestamp;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use utoipa::IntoParams;
 
 use super::response::ApiError;
 
 pub const DEFAULT_LIMIT: usize = 20;
+
+/// `deserialize_with` for `Option<Option<T>>` body fields of partial
+/// updates: tells a field sent as `null` (`Some(None)`, clear it) from an
+/// absent one (`None`, keep it). Use with `#[serde(default)]`.
+pub fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
 pub const MAX_LIMIT: usize = 1000;
 
 /// `limit` (default 20, at most 1000) and `offset` (default 0).

@@ -14,7 +14,7 @@ use super::AppStateRef;
 use super::auth::Caller;
 use super::openapi::{EmptyEnvelope, Envelope};
 use super::ownership;
-use super::params::{PageParams, rfc3339};
+use super::params::{PageParams, present, rfc3339};
 use super::response::{ApiError, ApiJson, ApiOk, ApiQuery, ApiResult};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -94,21 +94,22 @@ pub struct UpdateWindow {
     name: Option<Option<String>>,
 }
 
-/// Tells a field sent as `null` (`Some(None)`) from an absent one (`None`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
-}
-
-/// Validates and normalises a window as it will be stored.
-fn checked(mut w: SilenceRecord) -> Result<SilenceRecord, ApiError> {
-    let window = Window::parse(&w.start_time, &w.end_time, w.recurrence.as_deref()).map_err(ApiError::bad_request)?;
+/// Validates and normalises a window as it will be stored (the API and
+/// `init-channels` share it): canonical `HH:MM`, lowercase recurrence,
+/// `UTC` for an empty zone, trimmed name.
+pub fn normalized(mut w: SilenceRecord) -> Result<SilenceRecord, String> {
+    let window = Window::parse(&w.start_time, &w.end_time, w.recurrence.as_deref())?;
     w.timezone = Some(w.timezone.trim().to_owned()).filter(|t| !t.is_empty()).unwrap_or_else(|| "UTC".into());
-    check_timezone(&w.timezone).map_err(ApiError::bad_request)?;
+    check_timezone(&w.timezone)?;
     w.start_time = window.start.to_string();
     w.end_time = window.end.to_string();
     w.recurrence = w.recurrence.map(|r| r.trim().to_ascii_lowercase()).filter(|r| !r.is_empty());
     w.name = w.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     Ok(w)
+}
+
+fn checked(w: SilenceRecord) -> Result<SilenceRecord, ApiError> {
+    normalized(w).map_err(ApiError::bad_request)
 }
 
 fn not_found() -> ApiError {
