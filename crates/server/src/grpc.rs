@@ -5,26 +5,45 @@
 //! (`success = false`). Unlike 0.1, every point is checked: with auth on, a
 //! point may not claim another agent; a bad point rejects the whole batch
 //! with a message naming it and `permanent = true`, so our agents drop the
-//! batch instead of resending it forever. Points older than the retention
-//! window are not stored (retention would delete them within the hour) and
-//! are counted in `oxmon_ingest_dropped_samples_total{reason="expired"}`.
+//! batch instead of resending it forever.
+//!
+//! Points outside the accepted time window (older than the first day that
+//! retention keeps, or more than [`MAX_FUTURE_MS`] ahead of the server
+//! clock) are refused one by one: the other points are stored, and the reply
+//! says `success = false`, `permanent = true`, lists the refused points and
+//! names the window, so a broken clock or a stale backlog is never
+//! acknowledged as stored. Refusals are counted in
+//! `oxmon_ingest_dropped_samples_total{reason="expired"|"future"}` and
+//! logged at WARN, at most once a minute per agent.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use oxmon_common::metric::Labels;
 use oxmon_common::proto::metric_service_server::MetricService;
-use oxmon_common::proto::{MAX_POINTS_PER_BATCH, MetricBatchProto, ReportResponse};
+use oxmon_common::proto::{MAX_POINTS_PER_BATCH, MetricBatchProto, RefusedPointProto, ReportResponse};
 use oxmon_storage::Sample;
-use oxmon_storage::day::{Day, MS_PER_DAY};
+use oxmon_storage::day::Day;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use crate::state::AppState;
 
-/// Points stamped further ahead than this are refused (a broken clock would
-/// otherwise create partitions that retention never removes).
-pub const MAX_FUTURE_MS: i64 = MS_PER_DAY;
+/// Points stamped further ahead of the server clock than this are refused:
+/// generous for clocks kept by NTP, strict enough that a host whose clock
+/// is wrong by hours is told so instead of writing the future.
+pub const MAX_FUTURE_MS: i64 = 10 * 60 * 1000;
+
+/// At most one refusal warning per agent in this interval.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Agents remembered by the refusal log before stale entries are dropped.
+const MAX_RATE_LIMITED_KEYS: usize = 10_000;
+
+/// Refused points named one by one in a reply's message (all are listed in
+/// `refused`).
+const REFUSALS_NAMED: usize = 3;
 
 pub const MAX_NAME_BYTES: usize = 256;
 pub const MAX_LABELS: usize = 64;
@@ -34,11 +53,12 @@ pub const MAX_LABEL_VALUE_BYTES: usize = 1024;
 #[derive(Debug)]
 pub struct IngestService {
     state: Arc<AppState>,
+    refusal_log: RateLimitedLog,
 }
 
 impl IngestService {
     pub fn new(state: Arc<AppState>) -> Self {
-        Self { state }
+        Self { state, refusal_log: RateLimitedLog::new(REFUSAL_LOG_INTERVAL) }
     }
 
     /// Checks the `authorization` and `agent-id` metadata against the
@@ -96,11 +116,9 @@ impl MetricService for IngestService {
             return Err(Status::permission_denied("agent_id in payload does not match authenticated identity"));
         }
         let now = state.clock.now_ms();
-        let rules = Validation {
-            now_ms: now,
-            oldest_ms: Day::of_ms(now).map_or(0, |d| d.minus_days(state.config.retention_days).start_ms()),
-            one_identity: authenticated.is_some(),
-        };
+        let rules = Validation::at(now, state.config.retention_days, authenticated.is_some());
+        let agent_id = batch.agent_id.clone();
+        let total = batch.data_points.len();
         let checked = match rules.check(batch) {
             Ok(c) => c,
             Err(Rejection::PermissionDenied(message)) => {
@@ -113,14 +131,18 @@ impl MetricService for IngestService {
                 return Ok(reply(false, message, true));
             }
         };
-        if checked.expired > 0 {
-            state.telemetry.dropped("expired", checked.expired as u64);
+        for reason in [Refusal::Expired, Refusal::Future] {
+            let n = checked.refused.iter().filter(|r| r.reason == reason).count();
+            if n > 0 {
+                state.telemetry.dropped(reason.as_str(), n as u64);
+            }
         }
         let stored = checked.samples.len() as u64;
         // Evaluated before the write, which takes the samples: a batch that
         // then fails to store is resent, and the engine ignores a resent
         // sample it has seen.
         state.alerting.observe(&checked.samples, now);
+        let agents = checked.stored_agents();
         let started = Instant::now();
         let result =
             if checked.samples.is_empty() { Ok(()) } else { state.writer.write(checked.samples).await.map(drop) };
@@ -128,11 +150,36 @@ impl MetricService for IngestService {
             Ok(()) => {
                 state.telemetry.commit_seconds.observe(started.elapsed().as_secs_f64());
                 state.telemetry.ingest_samples.inc_by(stored);
-                state.telemetry.batch("ok");
-                for agent in &checked.agents {
+                for agent in &agents {
                     state.agents.touch(agent, now);
                 }
-                Ok(reply(true, "ok".into(), false))
+                if checked.refused.is_empty() {
+                    state.telemetry.batch("ok");
+                    return Ok(reply(true, "ok".into(), false));
+                }
+                state.telemetry.batch("refused_points");
+                let message = rules.refusal_message(&checked.refused, total);
+                if let Some(suppressed) = self.refusal_log.allow(&agent_id) {
+                    tracing::warn!(
+                        agent_id = %agent_id,
+                        refused = checked.refused.len(),
+                        points = total,
+                        suppressed_since_last = suppressed,
+                        "{message}"
+                    );
+                }
+                Ok(Response::new(ReportResponse {
+                    success: false,
+                    message,
+                    permanent: true,
+                    refused: checked
+                        .refused
+                        .iter()
+                        .map(|r| RefusedPointProto { index: r.index, reason: r.reason.as_str().into() })
+                        .collect(),
+                    accepted_from_ms: rules.oldest_ms,
+                    accepted_until_ms: rules.newest_ms(),
+                }))
             }
             Err(oxmon_storage::Error::Overloaded) => {
                 state.telemetry.batch("storage_busy");
@@ -148,17 +195,89 @@ impl MetricService for IngestService {
 }
 
 fn reply(success: bool, message: String, permanent: bool) -> Response<ReportResponse> {
-    Response::new(ReportResponse { success, message, permanent })
+    Response::new(ReportResponse { success, message, permanent, ..Default::default() })
+}
+
+/// `ms` as an RFC 3339 UTC time (or plain milliseconds when out of range).
+fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| format!("{ms} ms"), |t| t.to_string())
+}
+
+/// Lets one log line per key through per interval and counts the rest.
+#[derive(Debug)]
+struct RateLimitedLog {
+    interval: Duration,
+    last: Mutex<HashMap<String, (Instant, u64)>>,
+}
+
+impl RateLimitedLog {
+    fn new(interval: Duration) -> Self {
+        Self { interval, last: Mutex::new(HashMap::new()) }
+    }
+
+    /// `Some(suppressed since the last line)` when a line may be logged now.
+    fn allow(&self, key: &str) -> Option<u64> {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        match last.get_mut(key) {
+            Some((at, suppressed)) if now.duration_since(*at) < self.interval => {
+                *suppressed += 1;
+                None
+            }
+            Some(entry) => {
+                let suppressed = entry.1;
+                *entry = (now, 0);
+                Some(suppressed)
+            }
+            None => {
+                if last.len() >= MAX_RATE_LIMITED_KEYS {
+                    // Unauthenticated senders choose their own ids: bound the map.
+                    last.retain(|_, (at, _)| now.duration_since(*at) < self.interval);
+                }
+                last.insert(key.to_owned(), (now, 0));
+                Some(0)
+            }
+        }
+    }
 }
 
 /// The rules a batch is checked against.
 #[derive(Clone, Copy, Debug)]
 pub struct Validation {
     pub now_ms: i64,
-    /// Points before this instant are past retention and not stored.
+    /// Points before this instant are past retention and refused.
     pub oldest_ms: i64,
+    /// The retention that set `oldest_ms`, for messages.
+    pub retention_days: u32,
     /// Auth is on: every point must belong to the batch's agent.
     pub one_identity: bool,
+}
+
+/// Why a point was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Older than the first day retention keeps.
+    Expired,
+    /// More than [`MAX_FUTURE_MS`] ahead of the server clock.
+    Future,
+}
+
+impl Refusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Expired => "expired",
+            Refusal::Future => "future",
+        }
+    }
+}
+
+/// A point of a batch that is not stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refused {
+    pub index: u32,
+    pub reason: Refusal,
+    pub metric_name: String,
+    pub timestamp_ms: i64,
 }
 
 #[derive(Debug, PartialEq)]
@@ -173,13 +292,63 @@ pub enum Rejection {
 #[derive(Debug, Default)]
 pub struct Checked {
     pub samples: Vec<Sample>,
-    /// Points past retention, not stored.
-    pub expired: usize,
-    /// Distinct agent ids the stored points belong to.
+    /// Points outside the accepted time window, not stored.
+    pub refused: Vec<Refused>,
+    /// Distinct agent ids the batch's points belong to.
     pub agents: Vec<String>,
 }
 
+impl Checked {
+    /// The agents that have at least one point to store: an agent whose
+    /// every point was refused is not marked as reporting.
+    pub fn stored_agents(&self) -> Vec<String> {
+        self.agents.iter().filter(|a| self.samples.iter().any(|s| &s.agent_id == *a)).cloned().collect()
+    }
+}
+
 impl Validation {
+    /// The rules in force at `now_ms`: points are accepted from the start of
+    /// the oldest day that retention keeps to [`MAX_FUTURE_MS`] ahead.
+    pub fn at(now_ms: i64, retention_days: u32, one_identity: bool) -> Self {
+        let oldest_ms = Day::of_ms(now_ms).map_or(0, |d| d.minus_days(retention_days).start_ms());
+        Validation { now_ms, oldest_ms, retention_days, one_identity }
+    }
+
+    /// The newest accepted sample time.
+    pub fn newest_ms(&self) -> i64 {
+        self.now_ms + MAX_FUTURE_MS
+    }
+
+    /// The reply's message for a batch with refused points: how many, why,
+    /// the accepted window, and the first few points by name.
+    pub fn refusal_message(&self, refused: &[Refused], total: usize) -> String {
+        let named: Vec<String> = refused
+            .iter()
+            .take(REFUSALS_NAMED)
+            .map(|r| {
+                let why = match r.reason {
+                    Refusal::Expired => "older than the retention window",
+                    Refusal::Future => "ahead of the server clock",
+                };
+                format!("data point {} ({}) at {} is {why}", r.index, r.metric_name, rfc3339(r.timestamp_ms))
+            })
+            .collect();
+        let more = refused.len().saturating_sub(REFUSALS_NAMED);
+        let more = if more > 0 { format!("; and {more} more") } else { String::new() };
+        format!(
+            "refused {} of {total} points outside the accepted time window {} .. {} (the oldest day kept \
+             by retention_days = {} to {} minutes ahead of the server clock); the other {} points are \
+             stored: {}{more}",
+            refused.len(),
+            rfc3339(self.oldest_ms),
+            rfc3339(self.newest_ms()),
+            self.retention_days,
+            MAX_FUTURE_MS / 60_000,
+            total - refused.len(),
+            named.join("; "),
+        )
+    }
+
     pub fn check(&self, batch: MetricBatchProto) -> Result<Checked, Rejection> {
         let invalid = |m: String| Err(Rejection::Invalid(m));
         if batch.agent_id.is_empty() {
@@ -195,7 +364,8 @@ impl Validation {
         if n > MAX_POINTS_PER_BATCH {
             return invalid(format!("batch too large: {n} data points (max {MAX_POINTS_PER_BATCH})"));
         }
-        let mut out = Checked { samples: Vec::with_capacity(n), expired: 0, agents: vec![batch.agent_id.clone()] };
+        let mut out =
+            Checked { samples: Vec::with_capacity(n), refused: Vec::new(), agents: vec![batch.agent_id.clone()] };
         for (i, p) in batch.data_points.into_iter().enumerate() {
             let at = || format!("data point {i} ({})", p.metric_name);
             if p.metric_name.is_empty() {
@@ -206,13 +376,6 @@ impl Validation {
             }
             if !p.value.is_finite() {
                 return invalid(format!("{}: value {} is not a finite number", at(), p.value));
-            }
-            if p.timestamp_ms > self.now_ms + MAX_FUTURE_MS {
-                return invalid(format!(
-                    "{}: timestamp {} ms is more than 24 hours ahead of the server clock",
-                    at(),
-                    p.timestamp_ms
-                ));
             }
             if p.labels.len() > MAX_LABELS {
                 return invalid(format!("{}: more than {MAX_LABELS} labels", at()));
@@ -244,8 +407,16 @@ impl Validation {
                 }
                 p.agent_id
             };
-            if p.timestamp_ms < self.oldest_ms {
-                out.expired += 1;
+            let refusal = if p.timestamp_ms < self.oldest_ms {
+                Some(Refusal::Expired)
+            } else if p.timestamp_ms > self.newest_ms() {
+                Some(Refusal::Future)
+            } else {
+                None
+            };
+            if let Some(reason) = refusal {
+                let index = u32::try_from(i).unwrap_or(u32::MAX);
+                out.refused.push(Refused { index, reason, metric_name: p.metric_name, timestamp_ms: p.timestamp_ms });
                 continue;
             }
             out.samples.push(Sample {
@@ -263,6 +434,7 @@ impl Validation {
 #[cfg(test)]
 mod tests {
     use oxmon_common::proto::MetricDataPointProto;
+    use oxmon_storage::day::MS_PER_DAY;
 
     use super::*;
 
@@ -282,7 +454,8 @@ mod tests {
         MetricBatchProto { agent_id: agent.into(), timestamp_ms: NOW, data_points: points }
     }
 
-    const RULES: Validation = Validation { now_ms: NOW, oldest_ms: NOW - 7 * MS_PER_DAY, one_identity: false };
+    const RULES: Validation =
+        Validation { now_ms: NOW, oldest_ms: NOW - 7 * MS_PER_DAY, retention_days: 7, one_identity: false };
 
     #[track_caller]
     fn check_rejected(rules: Validation, b: MetricBatchProto, expected: &str) {
@@ -309,11 +482,6 @@ mod tests {
             RULES,
             batch("a", vec![point("a", "m", NOW, f64::NAN)]),
             "data point 0 (m): value NaN is not a finite number",
-        );
-        check_rejected(
-            RULES,
-            batch("a", vec![point("a", "m", NOW + MS_PER_DAY + 1, 1.0)]),
-            "data point 0 (m): timestamp 1770681600001 ms is more than 24 hours ahead of the server clock",
         );
         let mut long_label = ok();
         long_label.labels.insert("mount".into(), "x".repeat(2000));
@@ -346,11 +514,57 @@ mod tests {
     }
 
     #[test]
-    fn points_past_retention_are_counted_not_stored() {
-        let b = batch("a", vec![point("a", "m", NOW - 8 * MS_PER_DAY, 1.0), point("a", "m", NOW, 2.0)]);
+    fn points_outside_the_window_are_refused_one_by_one_and_the_rest_kept() {
+        let b = batch(
+            "a",
+            vec![
+                point("a", "m", NOW - 8 * MS_PER_DAY, 1.0),
+                point("a", "m", NOW, 2.0),
+                point("a", "m", -5, 3.0),
+                point("a", "n", NOW + MAX_FUTURE_MS + 1, 4.0),
+                point("a", "n", NOW + MAX_FUTURE_MS, 5.0),
+                point("a", "m", NOW - 7 * MS_PER_DAY, 6.0),
+            ],
+        );
         let c = RULES.check(b).unwrap();
-        assert_eq!(c.expired, 1);
-        assert_eq!(c.samples.len(), 1);
-        assert_eq!(c.samples[0].value, 2.0);
+        let kept: Vec<f64> = c.samples.iter().map(|s| s.value).collect();
+        assert_eq!(kept, [2.0, 5.0, 6.0], "both bounds are inclusive");
+        let refused: Vec<(u32, Refusal)> = c.refused.iter().map(|r| (r.index, r.reason)).collect();
+        assert_eq!(refused, [(0, Refusal::Expired), (2, Refusal::Expired), (3, Refusal::Future)]);
+        assert_eq!(
+            RULES.refusal_message(&c.refused, 6),
+            "refused 3 of 6 points outside the accepted time window 2026-02-02T00:00:00Z .. \
+             2026-02-09T00:10:00Z (the oldest day kept by retention_days = 7 to 10 minutes ahead of the \
+             server clock); the other 3 points are stored: data point 0 (m) at 2026-02-01T00:00:00Z is \
+             older than the retention window; data point 2 (m) at 1969-12-31T23:59:59.995Z is older than \
+             the retention window; data point 3 (n) at 2026-02-09T00:10:00.001Z is ahead of the server clock"
+        );
+    }
+
+    #[test]
+    fn an_agent_whose_points_were_all_refused_is_not_marked_reporting() {
+        let b = batch("a", vec![point("", "m", 0, 1.0), point("b", "m", NOW, 2.0)]);
+        let c = RULES.check(b).unwrap();
+        assert_eq!(c.agents, ["a", "b"]);
+        assert_eq!(c.stored_agents(), ["b"]);
+    }
+
+    #[test]
+    fn validation_window_starts_at_the_oldest_day_retention_keeps() {
+        let v = Validation::at(NOW + 5 * 3_600_000, 7, false);
+        assert_eq!(v.oldest_ms, NOW - 7 * MS_PER_DAY);
+        assert_eq!(v.newest_ms(), NOW + 5 * 3_600_000 + MAX_FUTURE_MS);
+    }
+
+    #[test]
+    fn refusal_log_lets_one_line_per_agent_through_and_counts_the_rest() {
+        let log = RateLimitedLog::new(Duration::from_secs(3600));
+        assert_eq!(log.allow("a"), Some(0));
+        assert_eq!(log.allow("a"), None);
+        assert_eq!(log.allow("a"), None);
+        assert_eq!(log.allow("b"), Some(0));
+        let log = RateLimitedLog::new(Duration::ZERO);
+        assert_eq!(log.allow("a"), Some(0));
+        assert_eq!(log.allow("a"), Some(0));
     }
 }

@@ -123,6 +123,67 @@ async fn bad_requests_get_enveloped_errors_that_say_what_is_wrong() {
 }
 
 #[tokio::test]
+async fn points_outside_the_accepted_window_are_refused_in_the_reply_not_acknowledged() {
+    let s = TestServer::start().await;
+    let now = now_ms();
+    let day = 86_400_000;
+    let reply = s
+        .report(batch(
+            "skewed",
+            vec![
+                point("cpu.usage", &[], 0, 1.0),               // a clock that says 1970
+                point("cpu.usage", &[], -5_000, 2.0),          // before the epoch
+                point("cpu.usage", &[], now - 10 * day, 3.0),  // a 10-day backlog, retention 7 days
+                point("cpu.usage", &[], now + 3_600_000, 4.0), // an hour ahead
+                point("cpu.usage", &[], now, 5.0),
+            ],
+        ))
+        .await;
+    assert!(!reply.success, "not every point is stored: {reply:?}");
+    assert!(reply.permanent, "resending cannot store them");
+    let refused: Vec<(u32, &str)> = reply.refused.iter().map(|r| (r.index, r.reason.as_str())).collect();
+    assert_eq!(refused, [(0, "expired"), (1, "expired"), (2, "expired"), (3, "future")]);
+    assert!(reply.accepted_from_ms <= now - 7 * day && reply.accepted_from_ms > now - 8 * day, "{reply:?}");
+    assert!((now + 600_000..now + 700_000).contains(&reply.accepted_until_ms), "{reply:?}");
+    assert!(reply.message.starts_with("refused 4 of 5 points outside the accepted time window "), "{}", reply.message);
+    assert!(reply.message.contains("retention_days = 7"), "{}", reply.message);
+    assert!(
+        reply.message.contains("data point 0 (cpu.usage) at 1970-01-01T00:00:00Z is older than"),
+        "{}",
+        reply.message
+    );
+
+    let values: Vec<f64> = s
+        .data("/v1/metrics?agent_id__eq=skewed")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(values, [5.0], "the point inside the window is stored");
+
+    // An agent whose every point is refused is not shown as reporting.
+    let reply = s.report(batch("stuck-in-1970", vec![point("cpu.usage", &[], 1_000, 1.0)])).await;
+    assert!(!reply.success && reply.permanent);
+    let agents: Vec<String> = s
+        .data("/v1/agents")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["agent_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(agents, ["skewed"]);
+
+    let metrics = reqwest::get(s.url("/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"oxmon_ingest_dropped_samples_total{reason="expired"} 4"#), "{metrics}");
+    assert!(metrics.contains(r#"oxmon_ingest_dropped_samples_total{reason="future"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"oxmon_ingest_batches_total{result="refused_points"} 2"#), "{metrics}");
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn invalid_batches_are_rejected_in_band_and_store_nothing() {
     let s = TestServer::start().await;
     let now = now_ms();

@@ -87,10 +87,13 @@ impl MetricService for Recorder {
         let batch = request.into_inner();
         let reply = (self.policy)(&batch);
         let response = match reply {
-            Reply::Stored => Ok(ReportResponse { success: true, message: "ok".into(), permanent: false }),
-            Reply::Rejected { permanent } => {
-                Ok(ReportResponse { success: false, message: "rejected by test".into(), permanent })
-            }
+            Reply::Stored => Ok(ReportResponse { success: true, message: "ok".into(), ..Default::default() }),
+            Reply::Rejected { permanent } => Ok(ReportResponse {
+                success: false,
+                message: "rejected by test".into(),
+                permanent,
+                ..Default::default()
+            }),
             Reply::Unauthenticated => Err(Status::unauthenticated("Invalid token")),
         };
         let encoded_len = batch.encoded_len();

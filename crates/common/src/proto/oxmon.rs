@@ -31,7 +31,7 @@ pub struct MetricBatchProto {
     #[prost(message, repeated, tag = "3")]
     pub data_points: ::prost::alloc::vec::Vec<MetricDataPointProto>,
 }
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ReportResponse {
     /// True when every point of the batch is durably stored.
     #[prost(bool, tag = "1")]
@@ -44,6 +44,28 @@ pub struct ReportResponse {
     /// so agents keep retrying rejections from such servers, as 0.1 agents do.
     #[prost(bool, tag = "3")]
     pub permanent: bool,
+    /// Added in oxmon 0.2: points of the batch that were refused (not stored),
+    /// by position in `data_points`. The other points are stored, but
+    /// `success` is false and `permanent` true: resending cannot store them.
+    #[prost(message, repeated, tag = "4")]
+    pub refused: ::prost::alloc::vec::Vec<RefusedPointProto>,
+    /// Added in oxmon 0.2: the accepted sample-time window when the reply was
+    /// made, Unix epoch ms, inclusive (set when `refused` is not empty).
+    #[prost(int64, tag = "5")]
+    pub accepted_from_ms: i64,
+    #[prost(int64, tag = "6")]
+    pub accepted_until_ms: i64,
+}
+/// Added in oxmon 0.2: one refused point of a batch.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RefusedPointProto {
+    /// Position of the point in `MetricBatchProto.data_points`.
+    #[prost(uint32, tag = "1")]
+    pub index: u32,
+    /// `expired` (older than the retention window) or `future` (too far ahead
+    /// of the server clock).
+    #[prost(string, tag = "2")]
+    pub reason: ::prost::alloc::string::String,
 }
 /// Generated client implementations.
 pub mod metric_service_client {
