@@ -187,6 +187,34 @@ pub fn restore_redacted(new: &mut Value, stored: &Value) {
     }
 }
 
+/// A recipient as responses and logs show it: a URL (a DingTalk or WeCom
+/// robot, a webhook) with its token-like query parameters and password
+/// replaced by the redaction marker; addresses and numbers as they are.
+pub fn redacted_recipient(recipient: &str) -> String {
+    if recipient.contains("://") { oxmon_notify::channel::redact_url(recipient) } else { recipient.to_owned() }
+}
+
+/// The recipients of an update as they will be stored: one that carries
+/// the redaction marker and equals the redacted form of a stored recipient
+/// (a fetched list sent back unchanged) gets the stored value back; one
+/// that carries the marker and matches nothing is refused, since storing
+/// the marker would break delivery silently.
+pub fn restore_recipients(sent: Vec<String>, stored: &[String]) -> Result<Vec<String>, ChannelError> {
+    sent.into_iter()
+        .map(|r| {
+            if !r.contains(REDACTED) {
+                return Ok(r);
+            }
+            stored.iter().find(|s| redacted_recipient(s) == r).cloned().ok_or_else(|| {
+                ChannelError::Field(format!(
+                    "recipient {r:?} contains the redaction marker {REDACTED} but matches no stored recipient; \
+                     send the full value"
+                ))
+            })
+        })
+        .collect()
+}
+
 /// 0.1's `recipient_type` of a channel type.
 pub fn recipient_type(channel_type: &str) -> Option<&'static str> {
     oxmon_notify::recipient_type(channel_type)
@@ -223,6 +251,39 @@ mod tests {
             assert!(require_settings("webhook", &config).is_ok());
             assert!(matches!(require_settings("email", &config), Err(ChannelError::MissingConfig(_))));
         }
+    }
+
+    #[test]
+    fn recipient_urls_hide_tokens_keys_and_passwords() {
+        let cases = [
+            (
+                "https://oapi.dingtalk.com/robot/send?access_token=abc123",
+                "https://oapi.dingtalk.com/robot/send?access_token=***",
+            ),
+            (
+                "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k-1&debug=1",
+                "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=***&debug=1",
+            ),
+            ("http://hooks.local/x?token=t0k&env=prod", "http://hooks.local/x?token=***&env=prod"),
+            ("https://bot:s3cret@hooks.local/alert", "https://bot:***@hooks.local/alert"),
+            ("ops@example.com", "ops@example.com"),
+            ("+8613800000000", "+8613800000000"),
+        ];
+        for (stored, shown) in cases {
+            assert_eq!(redacted_recipient(stored), shown);
+        }
+    }
+
+    #[test]
+    fn recipients_sent_back_redacted_keep_the_stored_values() {
+        let stored = vec!["https://h/x?token=abc".to_owned(), "https://h/y?token=def".to_owned(), "a@b".to_owned()];
+        let sent = vec!["https://h/y?token=***".to_owned(), "a@b".to_owned(), "https://h/z?token=new".to_owned()];
+        assert_eq!(
+            restore_recipients(sent, &stored).unwrap(),
+            ["https://h/y?token=def", "a@b", "https://h/z?token=new"]
+        );
+        let err = restore_recipients(vec!["https://other/?token=***".into()], &stored).unwrap_err();
+        assert!(err.message().contains("matches no stored recipient"), "{err:?}");
     }
 
     #[test]

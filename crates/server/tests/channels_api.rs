@@ -222,3 +222,63 @@ async fn test_sends_reach_the_receiver_and_are_logged() {
     }
     s.stop().await;
 }
+
+fn stored_recipients(s: &TestServer, id: &str) -> Vec<String> {
+    Management::open(&s.dir).unwrap().channel_recipients(id).unwrap()
+}
+
+#[tokio::test]
+async fn secrets_in_recipient_urls_are_redacted_everywhere_and_kept_on_round_trips() {
+    let s = TestServer::start().await;
+    let ding_url = "https://oapi.dingtalk.com/robot/send?access_token=ding-secret";
+    let wecom_url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=wecom-secret";
+    let hook_url = "https://bot:pass-secret@hooks.example/alert?token=hook-secret&env=prod";
+    let created = create(
+        &s,
+        json!({"name": "hooks", "channel_type": "webhook", "config_json": {},
+               "recipients": [ding_url, wecom_url, hook_url]}),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let shown = json!([
+        "https://oapi.dingtalk.com/robot/send?access_token=***",
+        "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=***",
+        "https://bot:***@hooks.example/alert?token=***&env=prod"
+    ]);
+
+    let list = s.data(CHANNELS).await;
+    assert_eq!(list[0]["recipients"], shown, "channel list");
+    assert_eq!(s.data(&format!("{CHANNELS}/{id}")).await["recipients"], shown, "one channel");
+    assert_eq!(s.data(&format!("{CHANNELS}/{id}/recipients")).await, shown, "recipients");
+    for path in [CHANNELS.to_owned(), format!("{CHANNELS}/{id}"), format!("{CHANNELS}/{id}/recipients")] {
+        let (_, _, text) = s.get(&path).await;
+        assert!(!text.contains("secret"), "{path}: {text}");
+    }
+
+    // GET -> edit -> PUT: the redacted recipients sent back keep their values.
+    let mut sent: Vec<Value> = shown.as_array().unwrap().clone();
+    sent.push(json!("https://new.example/x?token=fresh"));
+    let (status, body) =
+        s.call(Method::PUT, &format!("{CHANNELS}/{id}/recipients"), Some(json!({"recipients": sent}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"][3], "https://new.example/x?token=***", "the response is redacted too");
+    assert_eq!(stored_recipients(&s, &id), [ding_url, wecom_url, hook_url, "https://new.example/x?token=fresh"]);
+
+    let (status, body) =
+        s.call(Method::PUT, &format!("{CONFIG}/{id}"), Some(json!({"recipients": [shown[1].clone()]}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(stored_recipients(&s, &id), [wecom_url]);
+
+    // A marker that matches no stored recipient is refused, never stored.
+    let (status, body) = s
+        .call(
+            Method::PUT,
+            &format!("{CHANNELS}/{id}/recipients"),
+            Some(json!({"recipients": ["https://other.example/?token=***"]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["err_msg"].as_str().unwrap().contains("matches no stored recipient"), "{body}");
+    assert_eq!(stored_recipients(&s, &id), [wecom_url]);
+    s.stop().await;
+}

@@ -117,10 +117,13 @@ impl<'a> Fields<'a> {
 }
 
 /// Checks that `s` is an absolute `http`/`https` URL with a host.
+/// Parses an http(s) URL; the error quotes it with its secrets redacted
+/// (it reaches logs and notification logs).
 pub(crate) fn check_url(s: &str) -> Result<reqwest::Url, String> {
-    let u = reqwest::Url::parse(s).map_err(|e| format!("must be an http(s) URL, got {s:?}: {e}"))?;
+    let shown = || crate::channel::redact_url(s);
+    let u = reqwest::Url::parse(s).map_err(|e| format!("must be an http(s) URL, got {:?}: {e}", shown()))?;
     if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
-        return Err(format!("must be an http(s) URL, got {s:?}"));
+        return Err(format!("must be an http(s) URL, got {:?}", shown()));
     }
     Ok(u)
 }
@@ -130,6 +133,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_bad_url_is_quoted_without_its_secrets() {
+        let e = check_url("htp//hooks.local/x?token=abc123&env=1").unwrap_err();
+        assert!(!e.contains("abc123") && e.contains("token=***"), "{e}");
+        let e = check_url("ftp://bot:hunter2@hooks.local/x").unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
+    }
 
     fn with<T>(v: Value, f: impl FnOnce(&Fields<'_>) -> T) -> T {
         let Value::Object(m) = v else { panic!("object") };

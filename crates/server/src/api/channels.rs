@@ -47,7 +47,7 @@ impl ChannelOverview {
     fn new(c: ChannelRecord, recipients: Vec<String>) -> Self {
         Self {
             recipient_type: channels::recipient_type(&c.channel_type).map(str::to_owned),
-            recipients,
+            recipients: recipients.iter().map(|r| channels::redacted_recipient(r)).collect(),
             created_at: rfc3339(c.created_at * 1000),
             updated_at: rfc3339(c.updated_at * 1000),
             id: c.id,
@@ -254,7 +254,8 @@ pub async fn create_config(
         ownership::source_for(caller),
     )
     .map_err(refused)?;
-    let recipients = channels::clean_recipients(body.recipients);
+    // Nothing is stored yet, so a redacted recipient can match nothing.
+    let recipients = channels::restore_recipients(channels::clean_recipients(body.recipients), &[]).map_err(refused)?;
     let now = state.clock.now_ms() / 1000;
     match state.management(move |m| m.create_channel(record, &recipients, now)).await? {
         Write::Done(c) => {
@@ -311,7 +312,10 @@ pub async fn update_config(
         channel.config_json = config.to_string();
     }
     channels::validate(&channel.channel_type, &channel.config_json).map_err(refused)?;
-    let recipients = body.recipients.map(channels::clean_recipients);
+    let recipients = match body.recipients {
+        Some(sent) => Some(restored_recipients(&state, &channel.id, sent).await?),
+        None => None,
+    };
     let now = state.clock.now_ms() / 1000;
     match state.management(move |m| m.update_channel(&channel, recipients.as_deref(), now)).await? {
         Write::Done(c) => {
@@ -358,12 +362,32 @@ pub async fn set_recipients(
     ApiJson(body): ApiJson<RecipientsBody>,
 ) -> ApiResult {
     let channel = load_owned(&state, caller, id).await?;
-    let list = channels::clean_recipients(body.recipients);
+    let list = restored_recipients(&state, &channel.id, body.recipients).await?;
     let now = state.clock.now_ms() / 1000;
     let stored =
         state.management(move |m| m.set_channel_recipients(&channel.id, &list, now)).await?.ok_or_else(not_found)?;
     state.notifications_changed().await;
-    Ok(ApiOk::data(stored))
+    Ok(ApiOk::data(redacted_recipients(stored)))
+}
+
+/// Recipients sent in an update, cleaned, with redacted ones that match a
+/// stored recipient given their stored value back.
+async fn restored_recipients(
+    state: &AppStateRef,
+    channel_id: &str,
+    sent: Vec<String>,
+) -> Result<Vec<String>, ApiError> {
+    let sent = channels::clean_recipients(sent);
+    if !sent.iter().any(|r| r.contains(channels::REDACTED)) {
+        return Ok(sent);
+    }
+    let key = channel_id.to_owned();
+    let stored = state.management(move |m| m.channel_recipients(&key)).await?;
+    channels::restore_recipients(sent, &stored).map_err(refused)
+}
+
+fn redacted_recipients(list: Vec<String>) -> Vec<String> {
+    list.iter().map(|r| channels::redacted_recipient(r)).collect()
 }
 
 /// A channel's recipients, in the order they were given (404 for an unknown
@@ -382,7 +406,7 @@ pub async fn get_recipients(
     let page = q.page()?;
     let channel = load(&state, id).await?;
     let all = state.management(move |m| m.channel_recipients(&channel.id)).await?;
-    Ok(ApiOk::data(all.into_iter().skip(page.offset).take(page.limit).collect::<Vec<_>>()))
+    Ok(ApiOk::data(redacted_recipients(all.into_iter().skip(page.offset).take(page.limit).collect())))
 }
 
 /// Send a test alert to the channel's recipients, whatever its `enabled`
