@@ -178,6 +178,9 @@ struct Prepared {
 fn prepare_management(config: &ServerConfig, now_s: i64) -> anyhow::Result<Prepared> {
     let dir = &config.data_dir;
     let fresh_install = !dir.join(oxmon_storage::MANAGEMENT_DB).exists();
+    // Files of an earlier release, or copied by hand, may be readable by
+    // others: every file in the data dir is made owner-only.
+    oxmon_storage::files::tighten_data_dir(dir);
     let m = Management::open(dir).with_context(|| format!("opening the management database in {}", dir.display()))?;
     let records = m.agents().context("loading known agents")?;
     let jwt_key = auth::load_or_create_key(config.auth.jwt_secret.as_deref(), dir)

@@ -29,6 +29,10 @@ init-rules, init-channels, init-dictionaries and init-configs insert a seed file
 management database under the config's data_dir, skipping existing ones.";
 
 fn main() -> ExitCode {
+    // Everything the server creates (databases, keys, backups) is owner-only,
+    // whatever umask it was started with; storage also creates its files
+    // with explicit modes, for callers of the library.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let args: Vec<String> = std::env::args().skip(1).collect();
     let path = match args.as_slice() {
         [cmd, config, seed] if cmd == "init-rules" => return init_rules(config, seed),

@@ -192,3 +192,62 @@ fn init_channels_loads_the_example_once_and_refuses_a_bad_file_whole() {
     assert!(stderr.contains("channels[1] (mail)"), "{stderr}");
     assert_eq!(m.channel_count().unwrap(), 7, "nothing from the bad file was inserted");
 }
+
+/// Starts the binary under `umask 022` on `data`, waits until it has
+/// started, stops it, and returns its log lines.
+fn run_once_with_loose_umask(data: &std::path::Path) -> Vec<String> {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("umask 022 && exec \"$0\"")
+        .arg(env!("CARGO_BIN_EXE_oxmon-server"))
+        .env("OXMON_SERVER_LISTEN_ADDRESS", "127.0.0.1")
+        .env("OXMON_SERVER_GRPC_PORT", "0")
+        .env("OXMON_SERVER_HTTP_PORT", "0")
+        .env("OXMON_SERVER_DATA_DIR", data)
+        .env("OXMON_SERVER_AUTH__DEFAULT_PASSWORD", "a-test-password")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .current_dir(data.parent().unwrap())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let mut seen = Vec::new();
+    for line in lines.by_ref().take(50).map_while(Result::ok) {
+        let started = line.contains("oxmon-server started");
+        seen.push(line);
+        if started {
+            break;
+        }
+    }
+    assert!(seen.iter().any(|l| l.contains("oxmon-server started")), "{seen:?}");
+    assert!(Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap().success());
+    seen.extend(lines.map_while(Result::ok));
+    assert_eq!(child.wait().unwrap().code(), Some(0), "{seen:?}");
+    seen
+}
+
+#[test]
+fn data_files_are_owner_only_whatever_the_umask_and_loose_ones_are_tightened() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    run_once_with_loose_umask(&data);
+    assert_eq!(mode(&data), 0o700);
+    for name in ["cert.db", "jwt.key"] {
+        assert_eq!(mode(&data.join(name)), 0o600, "{name}");
+    }
+
+    // An installation whose files are readable by others (an earlier
+    // release, a copy made by hand) is tightened at start, with a warning.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(data.join("cert.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(data.join("notes.txt"), "x").unwrap();
+    std::fs::set_permissions(data.join("notes.txt"), std::fs::Permissions::from_mode(0o666)).unwrap();
+    let log = run_once_with_loose_umask(&data);
+    assert_eq!((mode(&data), mode(&data.join("cert.db")), mode(&data.join("notes.txt"))), (0o700, 0o600, 0o600));
+    let warnings = log.iter().filter(|l| l.contains("WARN") && l.contains("tightened the permissions")).count();
+    assert_eq!(warnings, 3, "{log:?}");
+}

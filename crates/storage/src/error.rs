@@ -8,7 +8,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot create data directory {path}")]
+    #[error("cannot create {path} (data_dir)")]
     DataDir {
         path: PathBuf,
         #[source]

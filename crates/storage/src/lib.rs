@@ -16,6 +16,7 @@
 
 pub mod day;
 mod error;
+pub mod files;
 pub mod management;
 mod partition;
 pub mod reader;

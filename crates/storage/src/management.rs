@@ -61,8 +61,10 @@ pub struct Management {
 impl Management {
     /// Opens (creating and migrating) `cert.db` in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|source| Error::DataDir { path: data_dir.to_owned(), source })?;
-        let conn = Connection::open(data_dir.join(MANAGEMENT_DB)).map_err(Error::Management)?;
+        crate::files::private_dir(data_dir).map_err(|source| Error::DataDir { path: data_dir.to_owned(), source })?;
+        let path = data_dir.join(MANAGEMENT_DB);
+        crate::files::private_file(&path).map_err(|source| Error::DataDir { path: path.clone(), source })?;
+        let conn = Connection::open(&path).map_err(Error::Management)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(Error::Management)?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(Error::Management)?;

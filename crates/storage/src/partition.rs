@@ -73,7 +73,9 @@ fn metrics_view(day: Day) -> String {
 /// Opens (creating if needed) the partition of `day` in `dir` for writing.
 pub(crate) fn open_for_write(dir: &Path, day: Day) -> Result<Connection> {
     let open_err = |source| Error::PartitionOpen { day, source };
-    let conn = Connection::open(dir.join(day.file_name())).map_err(open_err)?;
+    let path = dir.join(day.file_name());
+    crate::files::private_file(&path).map_err(|source| Error::DataDir { path: path.clone(), source })?;
+    let conn = Connection::open(&path).map_err(open_err)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(open_err)?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(open_err)?;
     if version > SCHEMA_VERSION {

@@ -110,7 +110,7 @@ impl std::fmt::Debug for Command {
 impl Writer {
     /// Creates the data directory if needed and starts the writer thread.
     pub fn start(config: WriterConfig) -> Result<Writer> {
-        std::fs::create_dir_all(&config.data_dir)
+        crate::files::private_dir(&config.data_dir)
             .map_err(|source| Error::DataDir { path: config.data_dir.clone(), source })?;
         let (tx, rx) = crossbeam_channel::bounded(config.queue_capacity.max(1));
         let stats = Arc::new(WriterStats::default());
