@@ -55,6 +55,20 @@ pub struct ServerConfig {
     pub cert_check: CertCheckConfig,
     pub tls: Option<TlsConfig>,
     pub log: LogConfig,
+    pub http: HttpConfig,
+}
+
+/// The HTTP listener (REST API, docs, probes).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Origins (`scheme://host[:port]`) whose browser pages may call the API
+    /// cross-origin. Empty (the default): no cross-origin access. `*` is
+    /// refused: an API that holds secrets is not opened to every site. A
+    /// list, or one string with the origins separated by commas (handy in
+    /// an environment variable).
+    #[serde(deserialize_with = "origin_list")]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -117,6 +131,7 @@ impl Default for ServerConfig {
             cert_check: CertCheckConfig::default(),
             tls: None,
             log: LogConfig::default(),
+            http: HttpConfig::default(),
         }
     }
 }
@@ -209,6 +224,9 @@ impl ServerConfig {
         if self.data_dir.as_os_str().is_empty() {
             return Err("data_dir must not be empty".into());
         }
+        for origin in &self.http.cors_allowed_origins {
+            check_origin(origin).map_err(|why| format!("http.cors_allowed_origins: {origin:?} {why}"))?;
+        }
         Ok(())
     }
 
@@ -223,6 +241,42 @@ impl ServerConfig {
     pub fn retention(&self) -> Duration {
         Duration::from_secs(u64::from(self.retention_days) * 86_400)
     }
+}
+
+/// A list of origins, or one comma-separated string of them.
+fn origin_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Origins {
+        List(Vec<String>),
+        Joined(String),
+    }
+    let list = match Origins::deserialize(d)? {
+        Origins::List(list) => list,
+        Origins::Joined(joined) => joined.split(',').map(str::to_owned).collect(),
+    };
+    Ok(list.into_iter().map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect())
+}
+
+/// An origin as browsers send it: `http` or `https`, a host, an optional
+/// port, nothing else.
+fn check_origin(origin: &str) -> Result<(), &'static str> {
+    if origin == "*" {
+        return Err("is not allowed: list the origins that may call the API");
+    }
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return Err("is not an origin: expected scheme://host[:port]");
+    };
+    if !matches!(scheme, "http" | "https") {
+        return Err("is not an origin: the scheme must be http or https");
+    }
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@', '*', ' ']) {
+        return Err("is not an origin: expected scheme://host[:port], without a path or wildcard");
+    }
+    if axum::http::HeaderValue::from_str(origin).is_err() {
+        return Err("is not an origin: it holds characters a header cannot carry");
+    }
+    Ok(())
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
@@ -279,6 +333,31 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn cors_origins_are_listed_never_wildcarded() {
+        assert!(parse("").unwrap().http.cors_allowed_origins.is_empty(), "no cross-origin access by default");
+        let c = parse("[http]\ncors_allowed_origins = [\"https://console.example.com/\", \"http://127.0.0.1:3000\"]")
+            .unwrap();
+        assert_eq!(c.http.cors_allowed_origins, ["https://console.example.com", "http://127.0.0.1:3000"]);
+        let c = ServerConfig::from_toml_and_env(
+            "",
+            None,
+            &env(&[("OXMON_SERVER_HTTP__CORS_ALLOWED_ORIGINS", "https://a.example, https://b.example")]),
+        )
+        .unwrap();
+        assert_eq!(c.http.cors_allowed_origins, ["https://a.example", "https://b.example"]);
+        for (bad, why) in [
+            ("*", "\"*\" is not allowed"),
+            ("https://*.example.com", "without a path or wildcard"),
+            ("console.example.com", "expected scheme://host[:port]"),
+            ("ftp://x", "scheme must be http or https"),
+            ("https://x/path", "without a path"),
+        ] {
+            let e = parse(&format!("[http]\ncors_allowed_origins = [{bad:?}]")).unwrap_err().to_string();
+            assert!(e.contains("http.cors_allowed_origins") && e.contains(why), "{bad}: {e}");
+        }
     }
 
     #[test]
