@@ -232,7 +232,8 @@ impl<'a> Sender<'a> {
                 batches = refusals.batches,
                 points = refusals.points,
                 repeats,
-                "the server refused data permanently; dropped {} batches ({} points) without retrying",
+                "the server refused data permanently: dropped the refused requests' {} batches ({} points) \
+                 without retrying; server_message says how many points it refused and why",
                 refusals.batches,
                 refusals.points,
             );

@@ -48,7 +48,12 @@ async fn permanent_refusals_are_logged_rate_limited_quoting_the_server_with_coun
         assert!(line.contains(" WARN "), "{line}");
         assert!(line.contains(&format!("server_message={REFUSAL:?}")), "quotes the server: {line}");
         assert_eq!(number(line, "points"), 2 * number(line, "batches"), "{line}");
-        assert!(line.contains(&format!("dropped {} batches", number(line, "batches"))), "{line}");
+        let dropped = format!(
+            "dropped the refused requests' {} batches ({} points)",
+            number(line, "batches"),
+            number(line, "points")
+        );
+        assert!(line.contains(&dropped), "{line}");
     }
     // The first refusal is logged at once; later lines sum up what they left out.
     assert_eq!((number(&lines[0], "batches"), number(&lines[0], "repeats")), (1, 0), "{}", lines[0]);
