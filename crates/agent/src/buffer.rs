@@ -19,13 +19,9 @@ use std::num::NonZeroUsize;
 use oxmon_common::metric::Metric;
 use oxmon_common::proto::{MetricBatchProto, MetricDataPointProto};
 use prost::Message;
-use tracing::warn;
 
 /// Bytes kept free under `max_message_bytes` (gRPC frame header and slack).
 pub(crate) const FRAME_MARGIN: usize = 512;
-
-/// After the first overflow drop, log one warning per this many drops.
-const DROP_LOG_EVERY: u64 = 100;
 
 /// The result of one collection cycle.
 #[derive(Clone, Debug, PartialEq)]
@@ -148,9 +144,13 @@ impl Buffer {
         self.entries.is_empty()
     }
 
-    /// Batches dropped on overflow so far.
+    /// Batches dropped on overflow so far (logged by the caller, see `State::note_drops`).
     pub(crate) fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity.get()
     }
 
     /// Plans the next request from the front of the buffer; `None` when it is empty.
@@ -255,16 +255,7 @@ impl Buffer {
     }
 
     fn count_drops(&mut self, n: usize) {
-        for _ in 0..n {
-            self.dropped += 1;
-            if self.dropped == 1 || self.dropped.checked_rem(DROP_LOG_EVERY) == Some(0) {
-                warn!(
-                    dropped_total = self.dropped,
-                    capacity = self.capacity.get(),
-                    "buffer full, dropped the oldest batch"
-                );
-            }
-        }
+        self.dropped += n as u64;
     }
 }
 

@@ -29,6 +29,12 @@ const DEFAULT_INTERVAL_SECS: u64 = 10;
 const DEFAULT_BUFFER_MAX_SIZE: usize = 1000;
 const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 10;
 const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
+const DEFAULT_LOG_PERIOD: Duration = Duration::from_secs(60);
+const DEFAULT_SUMMARY_INTERVAL: Duration = Duration::from_secs(600);
+
+/// The oxmon-server ports, for the hint given when `server_endpoint` is the HTTP port.
+pub(crate) const SERVER_GRPC_PORT: u16 = 9090;
+pub(crate) const SERVER_HTTP_PORT: u16 = 8080;
 
 /// Validated agent configuration.
 ///
@@ -61,6 +67,12 @@ pub struct AgentConfig {
     pub backoff: BackoffConfig,
     /// How long shutdown keeps trying to send the buffer (not a TOML key).
     pub flush_timeout: Duration,
+    /// Repeated warnings about one ongoing condition (failing reports, refused data) are
+    /// logged once per this period, with a count of the repeats in between (not a TOML key).
+    pub log_period: Duration,
+    /// How often the running totals (sent, dropped, refused, buffered) are logged at INFO
+    /// (not a TOML key).
+    pub summary_interval: Duration,
 }
 
 /// Trust settings of the TLS client.
@@ -98,12 +110,12 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    /// The TOML text is malformed or a value has the wrong type; `message` starts with the key
+    /// when the parser's own message does not name it.
     #[error("{origin}:{line}: {message}")]
     Parse { origin: String, line: usize, message: String },
-    #[error("invalid {key}: {reason}")]
-    Env { key: &'static str, reason: String },
-    #[error("invalid {key}: {reason}")]
-    Invalid { key: &'static str, reason: String },
+    #[error("invalid {setting}: {reason}")]
+    Invalid { setting: Setting, reason: String },
     #[error("cannot read tls_ca_file {path}")]
     CaFile {
         path: PathBuf,
@@ -112,6 +124,17 @@ pub enum ConfigError {
     },
     #[error("agent_id is not set and the hostname is unavailable")]
     NoHostname,
+}
+
+/// A configured value as the operator wrote it, for error messages: `key = value` when it
+/// came from the file, `OXMON_AGENT_KEY=value` when it came from the environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Setting {
+    /// The TOML key, or the environment variable that set it.
+    pub name: &'static str,
+    pub from_env: bool,
+    /// The value (strings quoted); `None` for secrets, which are never echoed.
+    pub value: Option<String>,
 }
 
 // === impl AgentConfig ===
@@ -176,6 +199,18 @@ impl fmt::Debug for CaPem {
     }
 }
 
+// === impl Setting ===
+
+impl fmt::Display for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.value, self.from_env) {
+            (None, _) => f.write_str(self.name),
+            (Some(value), true) => write!(f, "{}={value}", self.name),
+            (Some(value), false) => write!(f, "{} = {value}", self.name),
+        }
+    }
+}
+
 // === impl BackoffConfig ===
 
 impl Default for BackoffConfig {
@@ -191,24 +226,64 @@ fn hostname() -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-/// Normalises `server_endpoint`: a value with `://` is used verbatim, otherwise `http://`
-/// (`https://` when `tls`) is prefixed.
-fn endpoint_uri(raw: &str, tls: bool) -> Result<Uri, ConfigError> {
-    let invalid = |reason: String| ConfigError::Invalid { key: "server_endpoint", reason };
+/// Normalises and checks `server_endpoint`: a value with `://` is used verbatim, otherwise
+/// `http://` (`https://` when `tls`) is prefixed. The result must be `http(s)://host[:port]`
+/// with a valid host and port and nothing else (tonic would ignore a path, so one is refused
+/// rather than silently dropped). The error is the reason only; the caller names the setting.
+fn endpoint_uri(raw: &str, tls: bool) -> Result<Uri, String> {
+    const SHAPE: &str = "expected host:port or http(s)://host:port";
     let raw = raw.trim();
+    if raw.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
     let text =
         if raw.contains("://") { raw.to_owned() } else { format!("{}://{raw}", if tls { "https" } else { "http" }) };
-    let uri: Uri = text.parse().map_err(|e| invalid(format!("{e}: {text:?}")))?;
+    let uri: Uri = text.parse().map_err(|e| format!("not a valid URI ({e}); {SHAPE}"))?;
     match uri.scheme_str() {
         Some("https") => {}
-        Some("http") if tls => {
-            return Err(invalid(format!("tls = true needs an https:// endpoint, got {text:?}")));
-        }
+        Some("http") if tls => return Err("tls = true needs an https:// endpoint".to_owned()),
         Some("http") => {}
-        _ => return Err(invalid(format!("scheme must be http or https: {text:?}"))),
+        _ => return Err(format!("the scheme must be http or https; {SHAPE}")),
     }
-    if uri.authority().is_none_or(|a| a.host().is_empty()) {
-        return Err(invalid(format!("missing host: {text:?}")));
+    let Some(authority) = uri.authority() else {
+        return Err(format!("missing host; {SHAPE}"));
+    };
+    if authority.as_str().contains('@') {
+        return Err(format!("must not contain user info; {SHAPE}"));
+    }
+    check_host(authority.host()).map_err(|reason| format!("{reason}; {SHAPE}"))?;
+    // `Authority` keeps whatever follows the last `:` of the host part as the port.
+    let port_text = match authority.as_str().rsplit_once(':') {
+        Some((_, port)) if !authority.as_str().ends_with(']') => Some(port),
+        _ => None,
+    };
+    if let Some(port) = port_text
+        && !matches!(port.parse::<u16>(), Ok(1..))
+    {
+        return Err(format!("the port must be a number from 1 to 65535, not {port:?}"));
+    }
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        let rest = uri.path_and_query().map_or("", |p| p.as_str());
+        return Err(format!("unexpected path {rest:?}; {SHAPE}"));
     }
     Ok(uri)
+}
+
+/// A DNS name, an IPv4 address or a bracketed IPv6 address.
+fn check_host(host: &str) -> Result<(), String> {
+    if host.is_empty() {
+        return Err("missing host".to_owned());
+    }
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return inner.parse::<std::net::Ipv6Addr>().map(|_| ()).map_err(|_| format!("bad IPv6 address {host:?}"));
+    }
+    // A fully qualified name may end with a dot.
+    let name = host.strip_suffix('.').unwrap_or(host);
+    let name_ok = name.split('.').all(|label| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    });
+    if name_ok { Ok(()) } else { Err(format!("bad host name {host:?}")) }
 }

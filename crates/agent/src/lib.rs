@@ -16,8 +16,10 @@ pub mod config;
 mod sender;
 pub mod source;
 mod state;
+mod throttle;
 
 use std::future::Future;
+use std::time::Duration;
 
 use tracing::{info, warn};
 
@@ -117,16 +119,50 @@ pub async fn run(
             } => {}
         }
     };
-    let (result, ()) = tokio::join!(collecting, sending);
+    let (result, (), ()) = tokio::join!(collecting, sending, summarize(&shared, config.summary_interval));
     drop(worker);
 
     let stats = shared.finish();
-    if stats.batches_unsent > 0 {
-        warn!(unsent_batches = stats.batches_unsent, "agent stopped with unsent batches");
+    let RunStats { batches_collected, batches_sent, batches_dropped, batches_rejected, batches_unsent, .. } = stats;
+    if batches_dropped > 0 || batches_unsent > 0 || batches_rejected > 0 {
+        warn!(
+            collected = batches_collected,
+            sent = batches_sent,
+            dropped_total = batches_dropped,
+            refused = batches_rejected,
+            unsent = batches_unsent,
+            "agent stopped; {} of {batches_collected} batches were dropped, refused or left unsent",
+            batches_dropped + batches_unsent + batches_rejected,
+        );
     } else {
-        info!(sent_batches = stats.batches_sent, "agent stopped, buffer flushed");
+        info!(collected = batches_collected, sent = batches_sent, "agent stopped, every batch stored");
     }
     result.map(|()| stats)
+}
+
+/// Logs the running totals every `every` (never when zero) until collection stops.
+async fn summarize(shared: &Shared, every: Duration) {
+    if every.is_zero() {
+        return;
+    }
+    let start = tokio::time::Instant::now() + every;
+    let mut ticker = tokio::time::interval_at(start, every);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = shared.stopped() => return,
+        }
+        let totals = shared.totals();
+        info!(
+            collected = totals.batches_collected,
+            sent = totals.batches_sent,
+            dropped_total = totals.batches_dropped,
+            refused = totals.batches_rejected,
+            buffered = totals.batches_unsent,
+            failed_requests = totals.requests_failed,
+            "agent totals"
+        );
+    }
 }
 
 /// `e` and its sources joined by `": "` (tonic's transport errors say little on their own).

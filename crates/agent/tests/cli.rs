@@ -71,7 +71,33 @@ fn invalid_environment_value_exits_64() {
         agent(dir.path()).env("OXMON_AGENT_COLLECTION_INTERVAL_SECS", "0").stderr(Stdio::piped()).output().unwrap();
     assert_eq!(out.status.code(), Some(64));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("collection_interval_secs: must be greater than 0"), "{stderr}");
+    assert_eq!(stderr, "oxmon-agent: invalid OXMON_AGENT_COLLECTION_INTERVAL_SECS=0: must be greater than 0\n");
+}
+
+#[test]
+fn bad_server_endpoint_exits_64_naming_the_key_and_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.toml");
+    std::fs::write(&path, "agent_id = \"a\"\nserver_endpoint = \"http//bad\"\n").unwrap();
+    let out = agent(dir.path()).arg(&path).stderr(Stdio::piped()).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("oxmon-agent: invalid server_endpoint = \"http//bad\": unexpected path"), "{stderr}");
+
+    let out = agent(dir.path())
+        .env("OXMON_AGENT_AGENT_ID", "a")
+        .env("OXMON_AGENT_SERVER_ENDPOINT", "127.0.0.1:8080x")
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        "oxmon-agent: invalid OXMON_AGENT_SERVER_ENDPOINT=\"127.0.0.1:8080x\": \
+         the port must be a number from 1 to 65535, not \"8080x\"\n"
+    );
 }
 
 #[tokio::test]

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use super::env::*;
 use super::{
     AgentConfig, BackoffConfig, CaPem, ConfigError, DEFAULT_BUFFER_MAX_SIZE, DEFAULT_ENDPOINT, DEFAULT_FLUSH_TIMEOUT,
-    DEFAULT_INTERVAL_SECS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_REQUEST_TIMEOUT_SECS, MIN_MAX_MESSAGE_BYTES, Secret,
-    TlsOptions, endpoint_uri,
+    DEFAULT_INTERVAL_SECS, DEFAULT_LOG_PERIOD, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_REQUEST_TIMEOUT_SECS,
+    DEFAULT_SUMMARY_INTERVAL, MIN_MAX_MESSAGE_BYTES, Secret, Setting, TlsOptions, endpoint_uri,
 };
 
 /// Keys of `agent.toml`; every oxmon 0.1 key is still accepted.
@@ -33,84 +33,119 @@ pub(super) struct ConfigFile {
     pub sysfs_path: Option<PathBuf>,
     pub rootfs_path: Option<PathBuf>,
     pub exclude_interfaces: Option<Vec<String>>,
+    /// The `OXMON_AGENT_*` variables that overrode a key, so errors name what was really set.
+    #[serde(skip)]
+    pub from_env: Vec<&'static str>,
+}
+
+/// How a value is shown in an error.
+#[derive(Clone, Copy)]
+enum Show {
+    /// Quoted, as a TOML string.
+    Text,
+    /// Never (credentials).
+    Secret,
 }
 
 impl ConfigFile {
     /// Parses TOML text; `origin` names the text in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
         toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(1, |span| line_of(text, span.start));
-            ConfigError::Parse { origin: origin.to_owned(), line, message: e.message().to_owned() }
+            let start = e.span().map(|span| span.start);
+            let line = start.map_or(1, |pos| line_of(text, pos));
+            let message = match start.and_then(|pos| key_at(text, pos)) {
+                // Type and range errors do not say which key they are about.
+                Some(key) if !e.message().contains(&format!("`{key}`")) => format!("{key}: {}", e.message()),
+                _ => e.message().to_owned(),
+            };
+            ConfigError::Parse { origin: origin.to_owned(), line, message }
         })
     }
 
     /// Overrides every key whose `OXMON_AGENT_<KEY>` variable is set to a non-empty value.
     pub fn apply_env(&mut self, env: &impl Env) -> Result<(), ConfigError> {
-        override_with(&mut self.agent_id, env, ENV_AGENT_ID)?;
-        override_with(&mut self.server_endpoint, env, ENV_SERVER_ENDPOINT)?;
-        if let Some(v) = var(env, ENV_TLS) {
-            self.tls = Some(
-                parse_bool(&v)
-                    .ok_or_else(|| ConfigError::Env { key: ENV_TLS, reason: "expected true or false".to_owned() })?,
-            );
+        let mut vars = EnvReader { env, applied: std::mem::take(&mut self.from_env) };
+        vars.apply(&mut self.agent_id, ENV_AGENT_ID, Show::Text)?;
+        vars.apply(&mut self.server_endpoint, ENV_SERVER_ENDPOINT, Show::Text)?;
+        if let Some(v) = vars.get(ENV_TLS) {
+            let parsed = parse_bool(&v).ok_or_else(|| ConfigError::Invalid {
+                setting: env_setting(ENV_TLS, &v, Show::Text),
+                reason: "expected true or false".to_owned(),
+            })?;
+            self.tls = Some(parsed);
         }
-        override_with(&mut self.tls_ca_file, env, ENV_TLS_CA_FILE)?;
-        override_with(&mut self.tls_server_name, env, ENV_TLS_SERVER_NAME)?;
-        override_with(&mut self.auth_token, env, ENV_AUTH_TOKEN)?;
-        override_with(&mut self.collection_interval_secs, env, ENV_COLLECTION_INTERVAL_SECS)?;
-        override_with(&mut self.buffer_max_size, env, ENV_BUFFER_MAX_SIZE)?;
-        override_with(&mut self.max_message_bytes, env, ENV_MAX_MESSAGE_BYTES)?;
-        override_with(&mut self.request_timeout_secs, env, ENV_REQUEST_TIMEOUT_SECS)?;
-        override_with(&mut self.procfs_path, env, ENV_PROCFS_PATH)?;
-        override_with(&mut self.sysfs_path, env, ENV_SYSFS_PATH)?;
-        override_with(&mut self.rootfs_path, env, ENV_ROOTFS_PATH)?;
-        if let Some(v) = var(env, ENV_EXCLUDE_INTERFACES) {
+        vars.apply(&mut self.tls_ca_file, ENV_TLS_CA_FILE, Show::Text)?;
+        vars.apply(&mut self.tls_server_name, ENV_TLS_SERVER_NAME, Show::Text)?;
+        vars.apply(&mut self.auth_token, ENV_AUTH_TOKEN, Show::Secret)?;
+        vars.apply(&mut self.collection_interval_secs, ENV_COLLECTION_INTERVAL_SECS, Show::Text)?;
+        vars.apply(&mut self.buffer_max_size, ENV_BUFFER_MAX_SIZE, Show::Text)?;
+        vars.apply(&mut self.max_message_bytes, ENV_MAX_MESSAGE_BYTES, Show::Text)?;
+        vars.apply(&mut self.request_timeout_secs, ENV_REQUEST_TIMEOUT_SECS, Show::Text)?;
+        vars.apply(&mut self.procfs_path, ENV_PROCFS_PATH, Show::Text)?;
+        vars.apply(&mut self.sysfs_path, ENV_SYSFS_PATH, Show::Text)?;
+        vars.apply(&mut self.rootfs_path, ENV_ROOTFS_PATH, Show::Text)?;
+        if let Some(v) = vars.get(ENV_EXCLUDE_INTERFACES) {
             self.exclude_interfaces =
                 Some(v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect());
         }
+        self.from_env = vars.applied;
         Ok(())
     }
 
     /// Applies defaults and checks every value; `hostname` supplies the default `agent_id`.
     pub fn validate(self, hostname: impl FnOnce() -> Option<String>) -> Result<AgentConfig, ConfigError> {
-        let agent_id = match self.agent_id {
+        let agent_id = match &self.agent_id {
             Some(id) => {
-                let id = id.trim().to_owned();
-                if id.is_empty() {
-                    return Err(invalid("agent_id", "must not be empty"));
+                let trimmed = id.trim().to_owned();
+                if trimmed.is_empty() {
+                    return Err(self.invalid("agent_id", ENV_AGENT_ID, Some(text(id)), "must not be empty"));
                 }
-                id
+                trimmed
             }
             None => hostname().ok_or(ConfigError::NoHostname)?,
         };
 
         let tls = self.tls.unwrap_or(false);
-        let endpoint = endpoint_uri(self.server_endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT), tls)?;
+        let endpoint = match &self.server_endpoint {
+            Some(raw) => endpoint_uri(raw, tls)
+                .map_err(|reason| self.invalid("server_endpoint", ENV_SERVER_ENDPOINT, Some(text(raw)), &reason))?,
+            None => endpoint_uri(DEFAULT_ENDPOINT, tls).map_err(|reason| ConfigError::Invalid {
+                setting: Setting { name: "server_endpoint", from_env: false, value: None },
+                reason: format!("the default {DEFAULT_ENDPOINT} {reason}"),
+            })?,
+        };
 
-        let ca_pem = match self.tls_ca_file {
-            Some(path) => match std::fs::read(&path) {
+        let ca_pem = match &self.tls_ca_file {
+            Some(path) => match std::fs::read(path) {
                 Ok(pem) => Some(CaPem(pem)),
-                Err(source) => return Err(ConfigError::CaFile { path, source }),
+                Err(source) => return Err(ConfigError::CaFile { path: path.clone(), source }),
             },
             None => None,
         };
-        let server_name = match self.tls_server_name {
+        let server_name = match &self.tls_server_name {
             Some(name) if name.trim().is_empty() => {
-                return Err(invalid("tls_server_name", "must not be empty"));
+                return Err(self.invalid(
+                    "tls_server_name",
+                    ENV_TLS_SERVER_NAME,
+                    Some(text(name)),
+                    "must not be empty",
+                ));
             }
-            other => other.map(|n| n.trim().to_owned()),
+            other => other.as_ref().map(|n| n.trim().to_owned()),
         };
 
-        let auth_token = match self.auth_token {
+        let auth_token = match &self.auth_token {
             Some(token) => {
                 let token = token.trim().to_owned();
                 if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
                     // Never echo the token itself.
-                    return Err(invalid("auth_token", "must be non-empty printable ASCII"));
+                    return Err(self.invalid("auth_token", ENV_AUTH_TOKEN, None, "must be non-empty printable ASCII"));
                 }
                 if !agent_id.bytes().all(|b| b.is_ascii_graphic()) {
-                    return Err(invalid(
+                    return Err(self.invalid(
                         "agent_id",
+                        ENV_AGENT_ID,
+                        Some(text(&agent_id)),
                         "must be printable ASCII without spaces when auth_token is set \
                          (it is sent as agent-id metadata)",
                     ));
@@ -122,20 +157,34 @@ impl ConfigFile {
 
         let interval = self.collection_interval_secs.unwrap_or(DEFAULT_INTERVAL_SECS);
         if interval == 0 {
-            return Err(invalid("collection_interval_secs", "must be greater than 0"));
+            return Err(self.invalid(
+                "collection_interval_secs",
+                ENV_COLLECTION_INTERVAL_SECS,
+                Some("0".to_owned()),
+                "must be greater than 0",
+            ));
         }
-        let buffer_max_size = NonZeroUsize::new(self.buffer_max_size.unwrap_or(DEFAULT_BUFFER_MAX_SIZE))
-            .ok_or_else(|| invalid("buffer_max_size", "must be greater than 0"))?;
+        let buffer_max_size =
+            NonZeroUsize::new(self.buffer_max_size.unwrap_or(DEFAULT_BUFFER_MAX_SIZE)).ok_or_else(|| {
+                self.invalid("buffer_max_size", ENV_BUFFER_MAX_SIZE, Some("0".to_owned()), "must be greater than 0")
+            })?;
         let max_message_bytes = self.max_message_bytes.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES);
         if max_message_bytes < MIN_MAX_MESSAGE_BYTES {
-            return Err(ConfigError::Invalid {
-                key: "max_message_bytes",
-                reason: format!("must be at least {MIN_MAX_MESSAGE_BYTES}"),
-            });
+            return Err(self.invalid(
+                "max_message_bytes",
+                ENV_MAX_MESSAGE_BYTES,
+                Some(max_message_bytes.to_string()),
+                &format!("must be at least {MIN_MAX_MESSAGE_BYTES}"),
+            ));
         }
         let timeout = self.request_timeout_secs.unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECS);
         if timeout == 0 {
-            return Err(invalid("request_timeout_secs", "must be greater than 0"));
+            return Err(self.invalid(
+                "request_timeout_secs",
+                ENV_REQUEST_TIMEOUT_SECS,
+                Some("0".to_owned()),
+                "must be greater than 0",
+            ));
         }
 
         Ok(AgentConfig {
@@ -153,30 +202,63 @@ impl ConfigFile {
             exclude_interfaces: self.exclude_interfaces,
             backoff: BackoffConfig::default(),
             flush_timeout: DEFAULT_FLUSH_TIMEOUT,
+            log_period: DEFAULT_LOG_PERIOD,
+            summary_interval: DEFAULT_SUMMARY_INTERVAL,
         })
     }
-}
 
-fn invalid(key: &'static str, reason: &str) -> ConfigError {
-    ConfigError::Invalid { key, reason: reason.to_owned() }
-}
-
-/// A set, non-empty (after trimming) variable; an empty value counts as unset.
-fn var(env: &impl Env, key: &str) -> Option<String> {
-    env.var(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
-}
-
-fn override_with<T>(slot: &mut Option<T>, env: &impl Env, key: &'static str) -> Result<(), ConfigError>
-where
-    T: FromStr,
-    T::Err: std::fmt::Display,
-{
-    if let Some(v) = var(env, key) {
-        // The value is not echoed: it may be the auth token.
-        let parsed = v.parse().map_err(|e: T::Err| ConfigError::Env { key, reason: e.to_string() })?;
-        *slot = Some(parsed);
+    /// An invalid value of `key`, named by its variable `var` when the environment set it.
+    /// `value` is shown as written in the file (strings quoted); `None` hides it.
+    fn invalid(&self, key: &'static str, var: &'static str, value: Option<String>, reason: &str) -> ConfigError {
+        let from_env = self.from_env.contains(&var);
+        let setting = Setting { name: if from_env { var } else { key }, from_env, value };
+        ConfigError::Invalid { setting, reason: reason.to_owned() }
     }
-    Ok(())
+}
+
+/// Reads `OXMON_AGENT_*` variables and remembers which ones were set.
+struct EnvReader<'a, E> {
+    env: &'a E,
+    applied: Vec<&'static str>,
+}
+
+impl<E: Env> EnvReader<'_, E> {
+    /// The variable's value when it is set and not blank.
+    fn get(&mut self, var: &'static str) -> Option<String> {
+        let value = self.env.var(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())?;
+        self.applied.push(var);
+        Some(value)
+    }
+
+    /// Parses `var` into `slot` when it is set.
+    fn apply<T>(&mut self, slot: &mut Option<T>, var: &'static str, show: Show) -> Result<(), ConfigError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        if let Some(v) = self.get(var) {
+            let parsed = v.parse().map_err(|e: T::Err| ConfigError::Invalid {
+                setting: env_setting(var, &v, show),
+                reason: e.to_string(),
+            })?;
+            *slot = Some(parsed);
+        }
+        Ok(())
+    }
+}
+
+/// `var` set to `value`, shown unless it is a secret.
+fn env_setting(var: &'static str, value: &str, show: Show) -> Setting {
+    let value = match show {
+        Show::Text => Some(text(value)),
+        Show::Secret => None,
+    };
+    Setting { name: var, from_env: true, value }
+}
+
+/// A string value as TOML writes it (quoted, escaped).
+fn text(value: &str) -> String {
+    format!("{value:?}")
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -191,4 +273,14 @@ fn parse_bool(v: &str) -> Option<bool> {
 fn line_of(text: &str, pos: usize) -> usize {
     let pos = pos.min(text.len());
     text.as_bytes()[..pos].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// The key of the `key = value` line holding byte offset `pos`, if that line has one.
+fn key_at(text: &str, pos: usize) -> Option<&str> {
+    let pos = pos.min(text.len());
+    let start = text[..pos].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
+    let (key, _) = text[start..end].split_once('=')?;
+    let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
+    (!key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')).then_some(key)
 }

@@ -154,13 +154,59 @@ fn empty_environment_value_counts_as_unset() {
 }
 
 #[test]
-fn unparsable_environment_value_names_the_variable_but_not_the_value() {
+fn unparsable_environment_value_names_the_variable_and_the_value() {
     let env = vars(&[(env::ENV_COLLECTION_INTERVAL_SECS, "soon")]);
     let err = load_err("", &env);
-    assert!(err.starts_with("invalid OXMON_AGENT_COLLECTION_INTERVAL_SECS: "), "{err}");
-    assert!(!err.contains("soon"), "{err}");
+    assert_eq!(err, "invalid OXMON_AGENT_COLLECTION_INTERVAL_SECS=\"soon\": invalid digit found in string");
     let err = load_err("", &vars(&[(env::ENV_TLS, "maybe")]));
-    assert_eq!(err, "invalid OXMON_AGENT_TLS: expected true or false");
+    assert_eq!(err, "invalid OXMON_AGENT_TLS=\"maybe\": expected true or false");
+    // Overflow names the variable too.
+    let err = load_err("", &vars(&[(env::ENV_BUFFER_MAX_SIZE, "99999999999999999999999")]));
+    assert_eq!(
+        err,
+        "invalid OXMON_AGENT_BUFFER_MAX_SIZE=\"99999999999999999999999\": number too large to fit in target type"
+    );
+}
+
+#[test]
+fn invalid_environment_values_are_named_by_their_variable() {
+    let cases = [
+        (
+            env::ENV_COLLECTION_INTERVAL_SECS,
+            "0",
+            "invalid OXMON_AGENT_COLLECTION_INTERVAL_SECS=0: must be greater than 0",
+        ),
+        (env::ENV_BUFFER_MAX_SIZE, "0", "invalid OXMON_AGENT_BUFFER_MAX_SIZE=0: must be greater than 0"),
+        (env::ENV_MAX_MESSAGE_BYTES, "100", "invalid OXMON_AGENT_MAX_MESSAGE_BYTES=100: must be at least 4096"),
+        (env::ENV_REQUEST_TIMEOUT_SECS, "0", "invalid OXMON_AGENT_REQUEST_TIMEOUT_SECS=0: must be greater than 0"),
+    ];
+    for (var, value, expected) in cases {
+        // The file sets a valid value; the variable overrides it and is what gets named.
+        let text = "collection_interval_secs = 5\nbuffer_max_size = 5\nrequest_timeout_secs = 5\n";
+        assert_eq!(load_err(text, &vars(&[(var, value)])), expected, "{var}={value}");
+    }
+    let err = load_err("", &vars(&[(env::ENV_SERVER_ENDPOINT, "127.0.0.1:8080x")]));
+    assert!(err.starts_with("invalid OXMON_AGENT_SERVER_ENDPOINT=\"127.0.0.1:8080x\": the port "), "{err}");
+}
+
+#[test]
+fn auth_token_from_the_environment_is_never_echoed() {
+    let env = vars(&[(env::ENV_AGENT_ID, "a"), (env::ENV_AUTH_TOKEN, "sec\u{7f}ret")]);
+    let err = load_err("", &env);
+    assert_eq!(err, "invalid OXMON_AGENT_AUTH_TOKEN: must be non-empty printable ASCII");
+}
+
+#[test]
+fn out_of_range_toml_values_name_the_key_and_the_value() {
+    let err = load_err("agent_id = \"a\"\nbuffer_max_size = -1\n", &no_env);
+    assert!(err.starts_with("<config>:2: buffer_max_size: "), "{err}");
+    assert!(err.contains("-1"), "{err}");
+    let err = load_err("collection_interval_secs = 99999999999999999999\n", &no_env);
+    assert!(err.starts_with("<config>:1: collection_interval_secs: "), "{err}");
+    let err = load_err("request_timeout_secs = 1.5\n", &no_env);
+    assert!(err.starts_with("<config>:1: request_timeout_secs: "), "{err}");
+    assert!(err.contains("1.5"), "{err}");
+    assert!(!err.contains('\n'), "one line: {err}");
 }
 
 #[test]
@@ -171,19 +217,20 @@ fn unknown_key_is_rejected_naming_the_key_and_line() {
 }
 
 #[test]
-fn wrong_value_type_is_rejected() {
+fn wrong_value_type_is_rejected_naming_the_key() {
     let err = load_err("collection_interval_secs = \"ten\"", &no_env);
-    assert!(err.starts_with("<config>:1: "), "{err}");
+    assert!(err.starts_with("<config>:1: collection_interval_secs: "), "{err}");
+    assert!(err.contains("\"ten\""), "{err}");
 }
 
 #[test]
 fn zero_values_are_rejected() {
     let cases = [
-        ("collection_interval_secs = 0", "invalid collection_interval_secs: must be greater than 0"),
-        ("buffer_max_size = 0", "invalid buffer_max_size: must be greater than 0"),
-        ("request_timeout_secs = 0", "invalid request_timeout_secs: must be greater than 0"),
-        ("max_message_bytes = 100", "invalid max_message_bytes: must be at least 4096"),
-        ("agent_id = \" \"", "invalid agent_id: must not be empty"),
+        ("collection_interval_secs = 0", "invalid collection_interval_secs = 0: must be greater than 0"),
+        ("buffer_max_size = 0", "invalid buffer_max_size = 0: must be greater than 0"),
+        ("request_timeout_secs = 0", "invalid request_timeout_secs = 0: must be greater than 0"),
+        ("max_message_bytes = 100", "invalid max_message_bytes = 100: must be at least 4096"),
+        ("agent_id = \" \"", "invalid agent_id = \" \": must not be empty"),
     ];
     for (text, expected) in cases {
         assert_eq!(load_err(text, &no_env), expected, "{text}");
@@ -195,7 +242,8 @@ fn auth_token_must_be_header_safe_and_is_never_echoed() {
     let err = load_err("agent_id = \"a\"\nauth_token = \"sec ret\"", &no_env);
     assert_eq!(err, "invalid auth_token: must be non-empty printable ASCII");
     let err = load_err("agent_id = \"bad id\"\nauth_token = \"secret\"", &no_env);
-    assert!(err.starts_with("invalid agent_id: must be printable ASCII"), "{err}");
+    assert!(err.starts_with("invalid agent_id = \"bad id\": must be printable ASCII"), "{err}");
+    assert!(!err.contains("secret"), "{err}");
     // Without auth the agent id is free-form.
     assert_eq!(load("agent_id = \"büro 1\"", &no_env).agent_id, "büro 1");
 }
@@ -220,11 +268,44 @@ fn endpoint_is_normalised() {
 }
 
 #[test]
-fn bad_endpoints_are_rejected() {
-    for (raw, tls) in [("http://h:1", true), ("ftp://h:1", false), ("http://", false), ("a b", false)] {
-        let err = endpoint_uri(raw, tls).map(|u| u.to_string()).map_err(|e| e.to_string());
-        assert!(matches!(&err, Err(e) if e.starts_with("invalid server_endpoint: ")), "{raw:?} tls={tls}: {err:?}");
+fn bad_endpoints_are_rejected_naming_the_key_and_the_value() {
+    let cases = [
+        ("127.0.0.1:8080x", false, "the port must be a number from 1 to 65535, not \"8080x\""),
+        ("127.0.0.1:0", false, "the port must be a number from 1 to 65535, not \"0\""),
+        ("127.0.0.1:70000", false, "the port must be a number from 1 to 65535, not \"70000\""),
+        ("http//bad", false, "unexpected path \"//bad\""),
+        ("http://h:1/v1", false, "unexpected path \"/v1\""),
+        ("h:1?x=1", false, "unexpected path \"?x=1\""),
+        ("http://h:1", true, "tls = true needs an https:// endpoint"),
+        ("ftp://h:1", false, "the scheme must be http or https"),
+        ("http://", false, "not a valid URI"),
+        ("a b", false, "not a valid URI"),
+        ("user@h:1", false, "must not contain user info"),
+        ("-h-:9090", false, "bad host name \"-h-\""),
+        ("h..x:9090", false, "bad host name \"h..x\""),
+        ("[::zz]:9090", false, "bad IPv6 address \"[::zz]\""),
+        ("   ", false, "must not be empty"),
+    ];
+    for (raw, tls, reason) in cases {
+        let text = format!("agent_id = \"a\"\nserver_endpoint = \"{raw}\"\ntls = {tls}\n");
+        let err = load_err(&text, &no_env);
+        let prefix = format!("invalid server_endpoint = {raw:?}: {reason}");
+        assert!(err.starts_with(&prefix), "{raw:?} tls={tls}:\n  got  {err}\n  want {prefix}");
+        assert!(!err.contains('\n'), "one line: {err}");
     }
+}
+
+#[test]
+fn valid_endpoints_with_unusual_hosts_are_accepted() {
+    check_endpoint(
+        "oxmon-server.monitoring.svc.cluster.local:9090",
+        false,
+        "http://oxmon-server.monitoring.svc.cluster.local:9090/",
+    );
+    check_endpoint("oxmon.example.:9090", false, "http://oxmon.example.:9090/");
+    check_endpoint("my_host:9090", false, "http://my_host:9090/");
+    check_endpoint("[2001:db8::1]", false, "http://[2001:db8::1]/");
+    check_endpoint("http://h:65535/", false, "http://h:65535/");
 }
 
 #[test]

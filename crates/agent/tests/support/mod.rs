@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
+use tracing::instrument::WithSubscriber as _;
 
 /// Metric name of [`SeqSource`] points; the value is the point's sequence number.
 pub const SEQ_METRIC: &str = "test.seq";
@@ -43,6 +44,9 @@ pub enum Reply {
     },
     /// gRPC status UNAUTHENTICATED, as a server with auth on answers a bad token.
     Unauthenticated,
+    /// `success = false, permanent = true` with this message, as the server refuses points
+    /// outside its accepted time window.
+    Refused(String),
 }
 
 /// Decides the answer to a request.
@@ -95,6 +99,9 @@ impl MetricService for Recorder {
                 ..Default::default()
             }),
             Reply::Unauthenticated => Err(Status::unauthenticated("Invalid token")),
+            Reply::Refused(ref message) => {
+                Ok(ReportResponse { success: false, message: message.clone(), permanent: true })
+            }
         };
         let encoded_len = batch.encoded_len();
         self.recording.0.lock().unwrap().push(Received { batch, authorization, agent_id_metadata, encoded_len, reply });
@@ -214,6 +221,23 @@ impl Agent {
         Self { stop: Some(stop), task }
     }
 
+    /// Like [`Agent::spawn`], capturing the agent's log lines (INFO and above, no colours).
+    pub fn spawn_logged(config: AgentConfig, source: impl oxmon_agent::Source) -> (Self, Logs) {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        let task = tokio::spawn(oxmon_agent::run(config, source, shutdown).with_subscriber(subscriber));
+        (Self { stop: Some(stop), task }, logs)
+    }
+
     /// Signals shutdown and returns the run's counters.
     pub async fn stop(mut self) -> RunStats {
         if let Some(stop) = self.stop.take() {
@@ -231,6 +255,53 @@ impl Agent {
         );
         stats
     }
+}
+
+/// Log output captured by [`Agent::spawn_logged`].
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// The lines containing `needle`.
+    pub fn lines_with(&self, needle: &str) -> Vec<String> {
+        self.text().lines().filter(|l| l.contains(needle)).map(str::to_owned).collect()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The value of `name=value` in a log line (quotes kept), or panics.
+#[track_caller]
+pub fn field<'a>(line: &'a str, name: &str) -> &'a str {
+    let start = line.find(&format!(" {name}=")).map(|i| i + name.len() + 2);
+    let Some(start) = start else { panic!("no field {name} in: {line}") };
+    let rest = &line[start..];
+    if let Some(quoted) = rest.strip_prefix('"') {
+        let end = quoted.find('"').map_or(rest.len(), |i| i + 2);
+        &rest[..end]
+    } else {
+        rest.split(' ').next().unwrap_or_default()
+    }
+}
+
+/// The numeric value of `name=` in a log line, or panics.
+#[track_caller]
+pub fn number(line: &str, name: &str) -> u64 {
+    let text = field(line, name);
+    text.parse().unwrap_or_else(|_| panic!("{name}={text} is not a number in: {line}"))
 }
 
 /// Captured logs (shown for failing tests); the filter comes from `RUST_LOG`, default `info`.
