@@ -100,7 +100,7 @@ impl MetricService for Recorder {
             }),
             Reply::Unauthenticated => Err(Status::unauthenticated("Invalid token")),
             Reply::Refused(ref message) => {
-                Ok(ReportResponse { success: false, message: message.clone(), permanent: true })
+                Ok(ReportResponse { success: false, message: message.clone(), permanent: true, ..Default::default() })
             }
         };
         let encoded_len = batch.encoded_len();
