@@ -74,6 +74,18 @@ impl std::fmt::Debug for StartOptions {
 pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Result<RunningServer> {
     let clock: Clock = options.clock.unwrap_or_else(|| Arc::new(system_now_ms));
     let data_dir = config.data_dir.clone();
+    // Ports and TLS files first: a taken port or a missing certificate
+    // stops the server before it creates a data dir or an admin password.
+    let grpc_listener = TcpListener::bind(config.grpc_addr())
+        .await
+        .with_context(|| bind_hint(config.grpc_addr(), "gRPC", "grpc_port"))?;
+    let http_listener = TcpListener::bind(config.http_addr())
+        .await
+        .with_context(|| bind_hint(config.http_addr(), "HTTP", "http_port"))?;
+    let tls = match &config.tls {
+        Some(t) => Some(load_tls(&t.cert_file, &t.key_file).await?),
+        None => None,
+    };
     let prepared = {
         let (config, now_s) = (config.clone(), clock() / 1000);
         tokio::task::spawn_blocking(move || prepare_management(&config, now_s)).await??
@@ -82,17 +94,7 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
     announce_admin(&config, initial_admin_password.as_deref());
     let writer = Writer::start(WriterConfig { clock: clock.clone(), ..WriterConfig::new(&data_dir) })
         .with_context(|| format!("starting storage in {}", data_dir.display()))?;
-    let tls = match &config.tls {
-        Some(t) => Some(load_tls(&t.cert_file, &t.key_file).await?),
-        None => None,
-    };
 
-    let grpc_listener = TcpListener::bind(config.grpc_addr())
-        .await
-        .with_context(|| format!("cannot listen on {} (gRPC)", config.grpc_addr()))?;
-    let http_listener = TcpListener::bind(config.http_addr())
-        .await
-        .with_context(|| format!("cannot listen on {} (HTTP)", config.http_addr()))?;
     let grpc_addr = grpc_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
@@ -157,6 +159,16 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
 
     tracing::info!(%grpc_addr, %http_addr, data_dir = %state.config.data_dir.display(), tls = state.config.tls.is_some(), "oxmon-server started");
     Ok(RunningServer { grpc_addr, http_addr, state, initial_admin_password, stop, tasks })
+}
+
+/// The error context of a port that cannot be bound: which one, and the
+/// key that sets it.
+fn bind_hint(addr: std::net::SocketAddr, what: &str, key: &str) -> String {
+    format!(
+        "cannot listen on {addr} ({what}): is another oxmon-server or another program using it? \
+         Set {key} (or OXMON_SERVER_{}) to another port",
+        key.to_ascii_uppercase()
+    )
 }
 
 /// The management database, ready for the server.

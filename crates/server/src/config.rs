@@ -23,8 +23,10 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/server.toml";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    /// The OS error is part of the message, not a `source`, so a printed
+    /// error chain says it once.
+    #[error("cannot read config file {path}: {error}")]
+    Read { path: PathBuf, error: std::io::Error },
     #[error("invalid config{}: {message}", origin.as_deref().map(|o| format!(" in {o}")).unwrap_or_default())]
     Invalid { origin: Option<String>, message: String },
 }
@@ -181,22 +183,37 @@ impl ServerConfig {
     pub fn from_toml_and_env(text: &str, origin: Option<&str>, vars: &[(String, String)]) -> Result<Self, ConfigError> {
         let mut table: toml::Table =
             text.parse().map_err(|e: toml::de::Error| invalid(origin, e.message().to_owned()))?;
+        // Keys set from the environment, so an error names the variable.
+        let mut from_env: Vec<(String, &str, &str)> = Vec::new();
         for (name, value) in vars {
             let Some(key) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
             let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
-            let value = if STRING_KEYS.contains(&path.join(".").as_str()) {
+            let dotted = path.join(".");
+            let value = if STRING_KEYS.contains(&dotted.as_str()) {
                 toml::Value::String(value.clone())
             } else {
                 parse_env_value(value)
             };
             set_path(&mut table, &path, value)
                 .map_err(|m| invalid(Some(&format!("environment variable {name}")), m))?;
+            from_env.push((dotted, name, vars_value(vars, name)));
         }
-        let config: ServerConfig = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| invalid(origin, e.message().to_owned()))?;
+        let config: ServerConfig = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let key = e.path().to_string();
+            let message = e.into_inner().message().to_owned();
+            match from_env.iter().find(|(k, _, _)| *k == key) {
+                Some((_, name, value)) => {
+                    invalid(Some(&format!("environment variable {name}={value:?}")), format!("{key}: {message}"))
+                }
+                // `unknown field` names the key itself (a section is kept).
+                None if key == "." || (message.starts_with("unknown field") && !key.contains('.')) => {
+                    invalid(origin, message)
+                }
+                None => invalid(origin, format!("{key}: {message}")),
+            }
+        })?;
         config.validate().map_err(|m| invalid(origin, m))?;
         Ok(config)
     }
@@ -280,7 +297,13 @@ fn check_origin(origin: &str) -> Result<(), &'static str> {
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })
+    std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.to_owned(), error })
+}
+
+/// The value of the variable `name` (secret keys are shown as `***`).
+fn vars_value<'a>(vars: &'a [(String, String)], name: &str) -> &'a str {
+    let value = vars.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str());
+    if oxmon_common::settings::is_secret_key(name) { "***" } else { value }
 }
 
 /// Keys whose environment values are always strings: a password or token
@@ -333,6 +356,27 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn bad_values_name_the_key_or_the_environment_variable_and_the_value() {
+        let e = parse("grpc_port = 70000").unwrap_err().to_string();
+        assert_eq!(e, "invalid config in server.toml: grpc_port: invalid value: integer `70000`, expected u16");
+        let e = parse("[cert_check]\ntick_secs = -1").unwrap_err().to_string();
+        assert!(e.contains("cert_check.tick_secs: invalid value: integer `-1`"), "{e}");
+        let e = ServerConfig::from_toml_and_env("", None, &env(&[("OXMON_SERVER_HTTP_PORT", "99999")]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "invalid config in environment variable OXMON_SERVER_HTTP_PORT=\"99999\": http_port: invalid value: \
+             integer `99999`, expected u16"
+        );
+        let e = ServerConfig::from_toml_and_env("", None, &env(&[("OXMON_SERVER_AUTH__JWT_SECRET", "")]))
+            .map(|c| c.auth.jwt_secret);
+        assert_eq!(e.unwrap().as_deref(), Some(""), "strings stay strings");
+        let e = parse("retention_dayz = 7").unwrap_err().to_string();
+        assert!(e.starts_with("invalid config in server.toml: unknown field `retention_dayz`"), "{e}");
     }
 
     #[test]
