@@ -42,6 +42,7 @@ impl HostSource {
             sysfs: config.sysfs_path.clone(),
             rootfs: config.rootfs_path.clone(),
             exclude_interfaces: config.exclude_interfaces.clone().unwrap_or(defaults.exclude_interfaces),
+            ..defaults
         });
         Self { collector, previous_errors: Vec::new() }
     }

@@ -39,14 +39,80 @@ const LOOPBACK: &str = "lo";
 pub struct CollectorConfig {
     /// The host's procfs; `/host/proc` when the agent runs in a container.
     pub procfs: PathBuf,
-    /// The host's sysfs. No collector reads it yet; it is accepted now so
-    /// deployments can configure all three roots once.
+    /// The host's sysfs; temperatures come from `<sysfs>/class/hwmon`.
     pub sysfs: PathBuf,
     /// The host's root filesystem; mount points are `statvfs`ed below it.
     pub rootfs: PathBuf,
     /// Interface-name prefixes to skip, matched as described on
     /// [`DEFAULT_EXCLUDED_INTERFACES`] (including the exact match of `lo`).
     pub exclude_interfaces: Vec<String>,
+    /// Which collectors run; all of them by default.
+    pub collectors: Collectors,
+}
+
+/// One switch per collector; a collector that is off reads nothing and
+/// emits nothing. All are on by default ([`Collectors::ALL`]).
+///
+/// The fields are the names the agent's configuration uses for them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Collectors {
+    /// `cpu.usage`, `cpu.core_usage`.
+    pub cpu: bool,
+    /// `memory.*`.
+    pub memory: bool,
+    /// `disk.total`, `disk.used`, `disk.available`, `disk.used_percent`.
+    pub disk: bool,
+    /// `disk.inodes_*`.
+    pub inodes: bool,
+    /// `disk.read_bytes`, `disk.write_bytes`, `disk.read_ops`,
+    /// `disk.write_ops`, `disk.io_util` (Linux only).
+    pub disk_io: bool,
+    /// `network.bytes_*`, `network.packets_*`.
+    pub network: bool,
+    /// `network.tcp_connections` (Linux only).
+    pub tcp: bool,
+    /// `load.*`.
+    pub load: bool,
+    /// `system.processes`, `system.context_switches` (Linux only).
+    pub processes: bool,
+    /// `sensors.temperature` (Linux only).
+    pub sensors: bool,
+}
+
+impl Collectors {
+    /// Every collector on.
+    pub const ALL: Self = Self {
+        cpu: true,
+        memory: true,
+        disk: true,
+        inodes: true,
+        disk_io: true,
+        network: true,
+        tcp: true,
+        load: true,
+        processes: true,
+        sensors: true,
+    };
+
+    /// Every collector off.
+    pub const NONE: Self = Self {
+        cpu: false,
+        memory: false,
+        disk: false,
+        inodes: false,
+        disk_io: false,
+        network: false,
+        tcp: false,
+        load: false,
+        processes: false,
+        sensors: false,
+    };
+}
+
+impl Default for Collectors {
+    fn default() -> Self {
+        Self::ALL
+    }
 }
 
 impl Default for CollectorConfig {
@@ -56,6 +122,7 @@ impl Default for CollectorConfig {
             sysfs: PathBuf::from("/sys"),
             rootfs: PathBuf::from("/"),
             exclude_interfaces: DEFAULT_EXCLUDED_INTERFACES.iter().map(|&prefix| prefix.to_owned()).collect(),
+            collectors: Collectors::ALL,
         }
     }
 }

@@ -1,12 +1,15 @@
 //! Filesystem usage: the `statvfs` seam, which mounts count as disks (the
-//! rules are listed in the crate documentation) and the `disk.*` metrics of
-//! one mount.
+//! rules are listed in the crate documentation) and the `disk.*` capacity
+//! and inode metrics of one mount.
 
 use std::fmt;
 use std::io;
 use std::path::Path;
 
-use oxmon_common::metric::{DISK_AVAILABLE, DISK_TOTAL, DISK_USED, DISK_USED_PERCENT, LABEL_MOUNT, Metric};
+use oxmon_common::metric::{
+    DISK_AVAILABLE, DISK_INODES_TOTAL, DISK_INODES_USED, DISK_INODES_USED_PERCENT, DISK_TOTAL, DISK_USED,
+    DISK_USED_PERCENT, LABEL_MOUNT, Metric,
+};
 
 /// Filesystem types that never produce `disk.*` metrics.
 ///
@@ -101,7 +104,8 @@ fn is_at_or_under(path: &[u8], entry: &[u8]) -> bool {
     }
 }
 
-/// Capacity of one filesystem in bytes, as `statvfs` reports it.
+/// Capacity of one filesystem in bytes, and its inodes, as `statvfs`
+/// reports them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FsUsage {
     /// Size of the filesystem.
@@ -110,6 +114,11 @@ pub struct FsUsage {
     pub free: u64,
     /// Free space unprivileged users can use.
     pub available: u64,
+    /// Number of inodes (`f_files`); 0 for filesystems without a fixed
+    /// inode table (btrfs, vfat, ...), which then get no inode metrics.
+    pub inodes_total: u64,
+    /// Free inodes (`f_ffree`).
+    pub inodes_free: u64,
 }
 
 impl FsUsage {
@@ -120,7 +129,14 @@ impl FsUsage {
             total: blocks.saturating_mul(fragment_size),
             free: free.saturating_mul(fragment_size),
             available: available.saturating_mul(fragment_size),
+            inodes_total: 0,
+            inodes_free: 0,
         }
+    }
+
+    /// The same capacity with `statvfs`'s inode counts (`f_files`, `f_ffree`).
+    pub fn with_inodes(self, total: u64, free: u64) -> Self {
+        Self { inodes_total: total, inodes_free: free, ..self }
     }
 
     /// Appends the `disk.*` metrics of the filesystem mounted at `mount`.
@@ -139,6 +155,26 @@ impl FsUsage {
             (DISK_USED, used as f64),
             (DISK_AVAILABLE, self.available as f64),
             (DISK_USED_PERCENT, percent),
+        ] {
+            out.push(Metric::labelled(name, LABEL_MOUNT, mount, value));
+        }
+    }
+
+    /// Appends the `disk.inodes_*` metrics of the filesystem mounted at
+    /// `mount`, unless it has no inode table (`inodes_total` 0).
+    ///
+    /// Used is total minus free and the percentage is `used / total`, as
+    /// `df -i` computes them (inodes have no root reserve).
+    pub(crate) fn push_inode_metrics(&self, mount: &str, out: &mut Vec<Metric>) {
+        if self.inodes_total == 0 {
+            return;
+        }
+        let used = self.inodes_total.saturating_sub(self.inodes_free);
+        let percent = used as f64 * 100.0 / self.inodes_total as f64;
+        for (name, value) in [
+            (DISK_INODES_TOTAL, self.inodes_total as f64),
+            (DISK_INODES_USED, used as f64),
+            (DISK_INODES_USED_PERCENT, percent),
         ] {
             out.push(Metric::labelled(name, LABEL_MOUNT, mount, value));
         }
@@ -166,7 +202,7 @@ pub struct Statvfs;
 impl FsStats for Statvfs {
     fn stat(&self, path: &Path) -> io::Result<FsUsage> {
         let st = rustix::fs::statvfs(path)?;
-        Ok(FsUsage::from_blocks(st.f_blocks, st.f_bfree, st.f_bavail, st.f_frsize))
+        Ok(FsUsage::from_blocks(st.f_blocks, st.f_bfree, st.f_bavail, st.f_frsize).with_inodes(st.f_files, st.f_ffree))
     }
 }
 
@@ -221,7 +257,7 @@ mod tests {
     fn block_counts_are_in_fragment_size_units() {
         assert_eq!(
             FsUsage::from_blocks(1000, 400, 350, 4096),
-            FsUsage { total: 4_096_000, free: 1_638_400, available: 1_433_600 }
+            FsUsage { total: 4_096_000, free: 1_638_400, available: 1_433_600, inodes_total: 0, inodes_free: 0 }
         );
         assert_eq!(FsUsage::from_blocks(u64::MAX, 1, 1, 4096).total, u64::MAX);
     }
@@ -230,7 +266,7 @@ mod tests {
     fn used_percent_leaves_out_root_reserved_space_like_df() {
         // 1000 total, 400 free of which 350 available: 50 reserved for root.
         let mut out = Vec::new();
-        FsUsage { total: 1000, free: 400, available: 350 }.push_metrics("/data", &mut out);
+        FsUsage { total: 1000, free: 400, available: 350, ..FsUsage::default() }.push_metrics("/data", &mut out);
         let values: Vec<(&str, f64)> = out.iter().map(|m| (m.name, m.value)).collect();
         assert_eq!(
             values,
@@ -239,10 +275,34 @@ mod tests {
         assert!(out.iter().all(|m| m.labels.get(LABEL_MOUNT) == Some("/data")));
     }
 
+    #[test]
+    fn inode_use_is_a_share_of_all_inodes_like_df_i() {
+        let mut out = Vec::new();
+        FsUsage::from_blocks(8, 4, 4, 4096).with_inodes(1_000_000, 750_000).push_inode_metrics("/data", &mut out);
+        let values: Vec<(&str, f64)> = out.iter().map(|m| (m.name, m.value)).collect();
+        assert_eq!(
+            values,
+            [(DISK_INODES_TOTAL, 1_000_000.0), (DISK_INODES_USED, 250_000.0), (DISK_INODES_USED_PERCENT, 25.0)]
+        );
+        assert!(out.iter().all(|m| m.labels.get(LABEL_MOUNT) == Some("/data")));
+    }
+
+    #[test]
+    fn filesystems_without_an_inode_table_get_no_inode_metrics() {
+        let mut out = Vec::new();
+        FsUsage::from_blocks(8, 4, 4, 4096).push_inode_metrics("/boot/efi", &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        // More free than total (a filesystem adding inodes between the two
+        // reads) is clamped to none used, never negative.
+        FsUsage::default().with_inodes(10, 12).push_inode_metrics("/x", &mut out);
+        assert_eq!(out.iter().map(|m| m.value).collect::<Vec<_>>(), [10.0, 0.0, 0.0]);
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn real_statvfs_of_the_root_reports_a_nonzero_size() {
         let usage = Statvfs.stat(Path::new("/")).unwrap();
         assert!(usage.total > 0 && usage.free <= usage.total && usage.available <= usage.free);
+        assert!(usage.inodes_free <= usage.inodes_total, "{usage:?}");
     }
 }

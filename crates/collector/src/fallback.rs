@@ -56,13 +56,28 @@ impl Collector {
 
     /// One collection cycle. `now` is a monotonic instant used for
     /// per-second rates; pass the time the cycle runs at.
+    ///
+    /// Collectors switched off in [`CollectorConfig::collectors`] read
+    /// nothing. Disk I/O, TCP connections, processes and temperatures are
+    /// Linux only: their switches change nothing here.
     pub fn collect(&mut self, now: Instant) -> Collection {
+        let on = self.config.collectors;
         let mut out = Collection::default();
-        self.collect_cpu(&mut out.metrics);
-        self.collect_memory(&mut out.metrics);
-        self.collect_disks(&mut out);
-        self.collect_network(now, &mut out.metrics);
-        collect_load(&mut out.metrics);
+        if on.cpu {
+            self.collect_cpu(&mut out.metrics);
+        }
+        if on.memory {
+            self.collect_memory(&mut out.metrics);
+        }
+        if on.disk || on.inodes {
+            self.collect_disks(on.disk, on.inodes, &mut out);
+        }
+        if on.network {
+            self.collect_network(now, &mut out.metrics);
+        }
+        if on.load {
+            collect_load(&mut out.metrics);
+        }
         out
     }
 
@@ -95,7 +110,9 @@ impl Collector {
         .push_metrics(out);
     }
 
-    fn collect_disks(&mut self, out: &mut Collection) {
+    /// Capacity metrics if `capacity`, inode metrics if `inodes` (only
+    /// with an [`FsStats`]: `sysinfo` reports no inodes).
+    fn collect_disks(&mut self, capacity: bool, inodes: bool, out: &mut Collection) {
         self.disks.refresh_specifics(true, DiskRefreshKind::nothing().with_storage());
         for disk in self.disks.list() {
             let mount = disk.mount_point().to_string_lossy();
@@ -121,10 +138,16 @@ impl Collector {
                     total: disk.total_space(),
                     free: disk.available_space(),
                     available: disk.available_space(),
+                    ..FsUsage::default()
                 },
             };
             if usage.total > 0 {
-                usage.push_metrics(&mount, &mut out.metrics);
+                if capacity {
+                    usage.push_metrics(&mount, &mut out.metrics);
+                }
+                if inodes {
+                    usage.push_inode_metrics(&mount, &mut out.metrics);
+                }
             }
         }
     }

@@ -10,8 +10,12 @@
 //! `--path.procfs/--path.sysfs/--path.rootfs` do. Elsewhere the same API is
 //! backed by `sysinfo`.
 //!
-//! Rates (CPU usage, network throughput) need two readings: the first cycle
-//! emits none of them, rather than a made-up zero or a since-boot average.
+//! Rates (CPU usage, network throughput, disk I/O, context switches) need
+//! two readings: the first cycle emits none of them, rather than a made-up
+//! zero or a since-boot average.
+//!
+//! Every collector can be switched off ([`Collectors`], all on by default).
+//! A collector that is off reads nothing.
 //!
 //! # Which mounts are disks
 //!
@@ -32,7 +36,65 @@
 //!    collected.
 //!
 //! Rules 1–4 need only the mount table, so `statvfs` runs once per kept
-//! filesystem and never for a skipped one.
+//! filesystem and never for a skipped one. The same call gives the inode
+//! metrics, which are left out for filesystems without an inode table
+//! (`statvfs` reports 0 inodes: btrfs, vfat, ...).
+//!
+//! # Which block devices are disks (Linux)
+//!
+//! `disk.read_bytes`, `disk.write_bytes`, `disk.read_ops`, `disk.write_ops`
+//! and `disk.io_util` (labelled `device`) come from `<procfs>/diskstats`,
+//! one set per whole device. Following node_exporter's default
+//! `--collector.diskstats.device-exclude`
+//! (`^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$`), without a regex,
+//! a device is skipped when
+//!
+//! 1. it is a partition: a lettered disk name followed by digits (`sda1`,
+//!    `vdb2`, `xvdf1`, also `sdaa1`, which node_exporter's rule misses) or a
+//!    name ending in a digit, `p` and digits (`nvme0n1p1`, and `mmcblk0p1`,
+//!    which node_exporter keeps);
+//! 2. its name is one of [`SKIPPED_DEVICE_PREFIXES`] followed by a digit:
+//!    `loop`, `ram`, `zram`, `fd` as in node_exporter, plus the devices
+//!    node_exporter keeps that are stacked on other block devices (`dm-`:
+//!    LVM, LUKS, multipath; `md`: software RAID; `zd`: ZFS volumes; `drbd`;
+//!    `bcache`), whose I/O is already counted on the disks below them.
+//!
+//! Everything else is reported (`sda`, `vda`, `nvme0n1`, `mmcblk0`, `sr0`,
+//! network block devices such as `nbd0` and `rbd0`). Sectors are 512 bytes
+//! whatever the device's sector size, as the kernel counts them;
+//! `disk.io_util` is the share of the interval the device had I/O in flight,
+//! at most 100.
+//!
+//! A counter that went down wrapped if it was a 32-bit value (the time
+//! fields always are; all fields on 32-bit kernels) and the increase through
+//! the wrap is plausible (for the I/O time: at most twice the interval plus
+//! a second; for the rest: less than half the 32-bit range). Otherwise the
+//! device was reset (replaced under the same name): its reading is the new
+//! baseline and it reports nothing that cycle, rather than a spike.
+//!
+//! # Temperatures (Linux)
+//!
+//! `sensors.temperature` (degrees Celsius) has one series per `tempN_input`
+//! of every `<sysfs>/class/hwmon/hwmonN`, labelled `chip` (the `name` file;
+//! `name/device` when several chips share a name, `device` being the
+//! basename of the `device` link, e.g. `nvme/nvme0`) and `sensor`
+//! (`tempN_label`, else `tempN`). A host without hwmon (a VM) emits none and
+//! reports no error; an unreadable sensor is one error per cycle.
+//!
+//! # Processes and connections (Linux)
+//!
+//! `system.processes` counts tasks (threads, as the kernel schedules them):
+//! `running` and `blocked` (uninterruptible I/O wait) from `/proc/stat`'s
+//! `procs_running` and `procs_blocked`, `total` from `/proc/loadavg`'s fourth
+//! field, so that running and blocked are parts of total.
+//! `system.context_switches` is the rate of `/proc/stat`'s `ctxt`.
+//! `network.tcp_connections` counts the host's IPv4 and IPv6 sockets per
+//! state (all eleven states, zeros included) from `<procfs>/1/net/tcp` and
+//! `tcp6` (the host's network namespace), or the agent's own
+//! `<procfs>/net/tcp` and `tcp6` when PID 1's are unreadable; a missing
+//! `tcp6` means IPv6 is off. When the socket tables cannot be read, that is
+//! an error and only `established` is reported, from `net/snmp`'s
+//! `CurrEstab`.
 //!
 //! # Which interfaces are reported
 //!
@@ -54,7 +116,7 @@ mod linux;
 
 use oxmon_common::metric::Metric;
 
-pub use config::{CollectorConfig, DEFAULT_EXCLUDED_INTERFACES};
+pub use config::{CollectorConfig, Collectors, DEFAULT_EXCLUDED_INTERFACES};
 #[cfg(target_os = "linux")]
 pub use disk::Statvfs;
 pub use disk::{FsStats, FsUsage, SKIPPED_FS_TYPES, SKIPPED_MOUNT_POINTS};
@@ -62,7 +124,7 @@ pub use error::Error;
 #[cfg(not(target_os = "linux"))]
 pub use fallback::Collector;
 #[cfg(target_os = "linux")]
-pub use linux::Collector;
+pub use linux::{Collector, SKIPPED_DEVICE_PREFIXES};
 
 /// What one collection cycle produced.
 #[derive(Debug, Default)]

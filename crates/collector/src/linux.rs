@@ -3,9 +3,13 @@
 
 mod cpu;
 mod disk;
+mod diskio;
 mod load;
 mod memory;
 mod network;
+mod processes;
+mod sensors;
+mod tcp;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -14,6 +18,8 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+pub use diskio::SKIPPED_DEVICE_PREFIXES;
+
 use crate::{Collection, CollectorConfig, Error, FsStats, Statvfs};
 
 /// Collects host metrics; keeps the previous readings that rates need and
@@ -21,11 +27,19 @@ use crate::{Collection, CollectorConfig, Error, FsStats, Statvfs};
 /// output.
 pub struct Collector {
     config: CollectorConfig,
+    /// `/proc/stat` and `/proc/loadavg` each feed two collectors and are
+    /// read once per cycle for both.
+    stat: ProcFile,
+    loadavg: ProcFile,
     cpu: cpu::Cpu,
     memory: memory::Memory,
     disk: disk::Disks,
+    disk_io: diskio::DiskIo,
     network: network::Network,
+    tcp: tcp::Tcp,
     load: load::Load,
+    processes: processes::Processes,
+    sensors: sensors::Sensors,
 }
 
 impl Collector {
@@ -39,37 +53,128 @@ impl Collector {
     pub fn with_fs_stats(config: CollectorConfig, fs_stats: Box<dyn FsStats>) -> Self {
         let procfs = &config.procfs;
         Self {
-            cpu: cpu::Cpu::new(procfs),
+            stat: ProcFile::new(procfs.join("stat")),
+            loadavg: ProcFile::new(procfs.join("loadavg")),
+            cpu: cpu::Cpu::default(),
             memory: memory::Memory::new(procfs),
             disk: disk::Disks::new(procfs, &config.rootfs, fs_stats),
+            disk_io: diskio::DiskIo::new(procfs),
             network: network::Network::new(procfs),
+            tcp: tcp::Tcp::new(procfs),
             load: load::Load::new(procfs),
+            processes: processes::Processes::default(),
+            sensors: sensors::Sensors::new(&config.sysfs),
             config,
         }
     }
 
     /// One collection cycle. `now` is a monotonic instant used for
     /// per-second rates; pass the time the cycle runs at.
+    ///
+    /// Collectors switched off in [`CollectorConfig::collectors`] read
+    /// nothing; each failing file is one entry in [`Collection::errors`].
     pub fn collect(&mut self, now: Instant) -> Collection {
+        let on = self.config.collectors;
         let mut out = Collection { metrics: Vec::with_capacity(self.capacity_hint()), errors: Vec::new() };
-        self.cpu.collect(&mut out);
-        self.memory.collect(&mut out);
-        self.disk.collect(&mut out);
-        self.network.collect(&self.config, now, &mut out);
-        self.load.collect(&mut out);
+        let stat = (on.cpu || on.processes) && read_or_report(&mut self.stat, &mut out);
+        if on.cpu && stat {
+            self.cpu.collect(&self.stat, &mut out);
+        }
+        if on.memory {
+            self.memory.collect(&mut out);
+        }
+        if on.disk || on.inodes {
+            self.disk.collect(on.disk, on.inodes, &mut out);
+        }
+        if on.disk_io {
+            self.disk_io.collect(now, &mut out);
+        }
+        if on.network {
+            self.network.collect(&self.config, now, &mut out);
+        }
+        if on.tcp {
+            self.tcp.collect(&mut out);
+        }
+        let loadavg = (on.load || on.processes) && read_or_report(&mut self.loadavg, &mut out);
+        let mut loadavg_reported = !loadavg;
+        if on.load {
+            loadavg_reported |= !self.load.collect(loadavg.then_some(&self.loadavg), &mut out);
+        }
+        if on.processes {
+            self.collect_processes(stat, loadavg, loadavg_reported, now, &mut out);
+        }
+        if on.sensors {
+            self.sensors.collect(&mut out);
+        }
         out
+    }
+
+    /// Task counts and context switches from the shared `/proc/stat` and
+    /// `/proc/loadavg` reads (`stat`, `loadavg`: whether they succeeded).
+    /// A malformed `loadavg` already reported by the load collector is not
+    /// reported again.
+    fn collect_processes(
+        &mut self,
+        stat: bool,
+        loadavg: bool,
+        loadavg_reported: bool,
+        now: Instant,
+        out: &mut Collection,
+    ) {
+        let tasks = match stat.then(|| processes::parse_stat_tasks(&self.stat.text())) {
+            Some(Ok(tasks)) => tasks,
+            Some(Err(reason)) => {
+                out.errors.push(self.stat.malformed(reason));
+                self.processes.reset();
+                return;
+            }
+            None => {
+                self.processes.reset();
+                return;
+            }
+        };
+        let total = match loadavg.then(|| processes::parse_loadavg_tasks(&self.loadavg.text())) {
+            Some(Ok(total)) => Some(total),
+            Some(Err(reason)) => {
+                if !loadavg_reported {
+                    out.errors.push(self.loadavg.malformed(reason));
+                }
+                None
+            }
+            None => None,
+        };
+        self.processes.collect(tasks, total, now, out);
     }
 
     /// Roughly how many metrics a cycle yields, so the output vector is
     /// allocated once.
     fn capacity_hint(&self) -> usize {
-        self.cpu.cores() + 7 + 4 * self.disk.mounts() + 4 * self.network.interfaces() + 4
+        self.cpu.cores()
+            + 7
+            + 7 * self.disk.mounts()
+            + 5 * self.disk_io.devices()
+            + 4 * self.network.interfaces()
+            + tcp::STATES.len()
+            + 4
+            + 4
+            + self.sensors.sensors()
     }
 }
 
 impl fmt::Debug for Collector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Collector").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// Reads `file`, pushing the error if it cannot be read; whether it was.
+fn read_or_report(file: &mut ProcFile, out: &mut Collection) -> bool {
+    match file.read() {
+        Ok(()) => true,
+        Err(e) => {
+            out.errors.push(e);
+            false
+        }
     }
 }
 

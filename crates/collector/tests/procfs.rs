@@ -4,164 +4,46 @@
 // clippy only exempts #[test] functions, not the fixture helpers here.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
+mod support;
+
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use oxmon_collector::{Collection, Collector, CollectorConfig, Error, FsStats, FsUsage};
+use oxmon_collector::{Collector, CollectorConfig, Collectors, Error, FsUsage};
 use oxmon_common::metric::*;
-use tempfile::TempDir;
-
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-const TEN_SECONDS: Duration = Duration::from_secs(10);
-
-/// A fake host: a copy of `fixtures/proc` plus an (empty) rootfs path.
-struct Host {
-    dir: TempDir,
-}
-
-impl Host {
-    fn new() -> Self {
-        let host = Self { dir: tempfile::tempdir().unwrap() };
-        copy_tree(&Path::new(FIXTURES).join("proc"), &host.procfs());
-        host
-    }
-
-    fn procfs(&self) -> PathBuf {
-        self.dir.path().join("proc")
-    }
-
-    fn rootfs(&self) -> PathBuf {
-        self.dir.path().join("root")
-    }
-
-    fn config(&self) -> CollectorConfig {
-        CollectorConfig {
-            procfs: self.procfs(),
-            sysfs: self.dir.path().join("sys"),
-            rootfs: self.rootfs(),
-            ..CollectorConfig::default()
-        }
-    }
-
-    /// The files that changed ten seconds after the first snapshot.
-    fn advance(&self) {
-        copy_tree(&Path::new(FIXTURES).join("proc-10s-later"), &self.procfs());
-    }
-
-    fn write(&self, file: &str, contents: &str) {
-        fs::write(self.procfs().join(file), contents).unwrap();
-    }
-
-    fn remove(&self, file: &str) {
-        fs::remove_file(self.procfs().join(file)).unwrap();
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// `statvfs` answers keyed by the path below rootfs; records every call.
-#[derive(Clone, Default)]
-struct FakeFs {
-    answers: Arc<HashMap<PathBuf, Result<FsUsage, i32>>>,
-    calls: Arc<Mutex<Vec<PathBuf>>>,
-}
-
-impl FakeFs {
-    fn new(rootfs: &Path, answers: &[(&str, Result<FsUsage, i32>)]) -> Self {
-        let answers = answers.iter().map(|(mount, answer)| (rootfs.join(mount), *answer)).collect();
-        Self { answers: Arc::new(answers), calls: Arc::default() }
-    }
-
-    fn calls(&self) -> Vec<PathBuf> {
-        self.calls.lock().unwrap().clone()
-    }
-}
-
-impl FsStats for FakeFs {
-    fn stat(&self, path: &Path) -> io::Result<FsUsage> {
-        self.calls.lock().unwrap().push(path.to_owned());
-        match self.answers.get(path) {
-            Some(Ok(usage)) => Ok(*usage),
-            Some(Err(errno)) => Err(io::Error::from_raw_os_error(*errno)),
-            None => Err(io::Error::from(io::ErrorKind::NotFound)),
-        }
-    }
-}
-
-const ESTALE: i32 = 116;
-
-/// Answers for every mount of `fixtures/proc/1/mounts` that is not skipped
-/// by its fields alone.
-fn fixture_disks(rootfs: &Path) -> FakeFs {
-    FakeFs::new(
-        rootfs,
-        &[
-            // 75 of 100 usable blocks used; 5 more reserved for root.
-            ("", Ok(FsUsage::from_blocks(105_000_000, 30_000_000, 25_000_000, 4096))),
-            ("boot/efi", Ok(FsUsage::from_blocks(262_144, 196_608, 196_608, 512))),
-            ("srv/data", Ok(FsUsage::from_blocks(2_000_000, 1_000_000, 900_000, 4096))),
-            ("mnt/backup drive", Ok(FsUsage::from_blocks(1000, 1000, 950, 4096))),
-            ("var/lib/docker", Ok(FsUsage::from_blocks(4_000_000, 1_000_000, 1_000_000, 4096))),
-            ("home", Ok(FsUsage::from_blocks(1000, 500, 500, 1 << 20))),
-            ("mnt/stale", Err(ESTALE)),
-            ("mnt/empty\tcard\\raw", Ok(FsUsage::from_blocks(0, 0, 0, 512))),
-        ],
-    )
-}
-
-/// `(name, label value or "", value)` of the metrics whose name starts with
-/// `prefix`, in emission order.
-fn series(c: &Collection, prefix: &str) -> Vec<(String, String, f64)> {
-    c.metrics
-        .iter()
-        .filter(|m| m.name.starts_with(prefix))
-        .map(|m| {
-            let label = m.labels.iter().next().map_or(String::new(), |(_, v)| v.to_owned());
-            (m.name.to_owned(), label, m.value)
-        })
-        .collect()
-}
-
-#[track_caller]
-fn check(c: &Collection, prefix: &str, expected: &[(&str, &str, f64)]) {
-    let expected: Vec<(String, String, f64)> =
-        expected.iter().map(|(n, l, v)| ((*n).to_owned(), (*l).to_owned(), *v)).collect();
-    assert_eq!(series(c, prefix), expected, "metrics starting with {prefix:?}");
-}
-
-/// Two cycles ten seconds apart over the fixture host.
-fn two_cycles(host: &Host) -> (Collection, Collection) {
-    let mut collector = Collector::with_fs_stats(host.config(), Box::new(fixture_disks(&host.rootfs())));
-    let t0 = Instant::now();
-    let first = collector.collect(t0);
-    host.advance();
-    let second = collector.collect(t0 + TEN_SECONDS);
-    (first, second)
-}
+use support::*;
 
 #[test]
 fn the_first_cycle_reports_gauges_but_no_rates() {
     let (first, _) = two_cycles(&Host::new());
     check(&first, "cpu.", &[]);
-    check(&first, "network.", &[]);
+    for rate in [
+        NETWORK_BYTES_RECV,
+        NETWORK_BYTES_SENT,
+        NETWORK_PACKETS_RECV,
+        NETWORK_PACKETS_SENT,
+        DISK_READ_BYTES,
+        DISK_WRITE_BYTES,
+        DISK_READ_OPS,
+        DISK_WRITE_OPS,
+        DISK_IO_UTIL,
+        SYSTEM_CONTEXT_SWITCHES,
+    ] {
+        check(&first, rate, &[]);
+    }
     assert_eq!(series(&first, "memory.").len(), 7);
     assert_eq!(series(&first, "load.").len(), 4);
     assert_eq!(series(&first, "disk.").len(), 4 * 6);
+    assert_eq!(series(&first, NETWORK_TCP_CONNECTIONS).len(), 11);
+    assert_eq!(series(&first, SYSTEM_PROCESSES).len(), 3);
+    assert_eq!(series(&first, SENSORS_TEMPERATURE).len(), 9);
+}
+
+/// The fixture host's config without the TCP collector, whose
+/// `network.tcp_connections` the interface-rate tests leave out.
+fn without_tcp(host: &Host) -> CollectorConfig {
+    CollectorConfig { collectors: Collectors { tcp: false, ..Collectors::ALL }, ..host.config() }
 }
 
 #[test]
@@ -199,7 +81,8 @@ fn a_cpu_that_appears_needs_a_second_reading() {
 
 #[test]
 fn network_rates_are_per_second_from_the_host_namespace() {
-    let (_, second) = two_cycles(&Host::new());
+    let host = Host::new();
+    let (_, second) = two_cycles_with(&host, without_tcp(&host), fixture_disks(&host.rootfs()));
     // lo, docker0, veth*, br-*, cali* are excluded; wlp2s0's counters went
     // back (the interface was recreated); wg0 is new; tun0 is gone; the
     // container's own eth0 (in <procfs>/net/dev) is not the host's.
@@ -219,7 +102,7 @@ fn network_rates_are_per_second_from_the_host_namespace() {
 fn network_falls_back_to_the_own_namespace_without_pid_1() {
     let host = Host::new();
     host.remove("1/net/dev");
-    let mut collector = Collector::with_fs_stats(host.config(), Box::new(fixture_disks(&host.rootfs())));
+    let mut collector = Collector::with_fs_stats(without_tcp(&host), Box::new(fixture_disks(&host.rootfs())));
     let t0 = Instant::now();
     collector.collect(t0);
     host.advance();
@@ -418,11 +301,13 @@ fn a_missing_file_is_an_error_and_the_rest_still_reports() {
 #[test]
 fn an_empty_procfs_yields_one_error_per_source_and_no_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    let config = CollectorConfig { procfs: dir.path().to_owned(), ..CollectorConfig::default() };
+    let config =
+        CollectorConfig { procfs: dir.path().to_owned(), sysfs: dir.path().join("sys"), ..CollectorConfig::default() };
     let c = Collector::new(config).collect(Instant::now());
     assert!(c.metrics.is_empty(), "{:?}", c.metrics);
-    // stat, meminfo, self/mounts, net/dev, loadavg, uptime; the fallback
-    // paths are the ones named.
+    // stat, meminfo, self/mounts, diskstats, net/dev, net/tcp, loadavg,
+    // uptime, each once though stat and loadavg feed two collectors; the
+    // fallback paths are the ones named; no hwmon is no error.
     let files: Vec<PathBuf> = c
         .errors
         .iter()
@@ -432,7 +317,10 @@ fn an_empty_procfs_yields_one_error_per_source_and_no_metrics() {
         })
         .collect();
     let expected: Vec<PathBuf> =
-        ["stat", "meminfo", "self/mounts", "net/dev", "loadavg", "uptime"].iter().map(PathBuf::from).collect();
+        ["stat", "meminfo", "self/mounts", "diskstats", "net/dev", "net/tcp", "loadavg", "uptime"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
     assert_eq!(files, expected);
 }
 

@@ -21,16 +21,30 @@ pub const DISK_TOTAL: &str = "disk.total";
 pub const DISK_USED: &str = "disk.used";
 pub const DISK_AVAILABLE: &str = "disk.available";
 pub const DISK_USED_PERCENT: &str = "disk.used_percent";
+pub const DISK_INODES_TOTAL: &str = "disk.inodes_total";
+pub const DISK_INODES_USED: &str = "disk.inodes_used";
+pub const DISK_INODES_USED_PERCENT: &str = "disk.inodes_used_percent";
+pub const DISK_READ_BYTES: &str = "disk.read_bytes";
+pub const DISK_WRITE_BYTES: &str = "disk.write_bytes";
+pub const DISK_READ_OPS: &str = "disk.read_ops";
+pub const DISK_WRITE_OPS: &str = "disk.write_ops";
+pub const DISK_IO_UTIL: &str = "disk.io_util";
 
 pub const NETWORK_BYTES_RECV: &str = "network.bytes_recv";
 pub const NETWORK_BYTES_SENT: &str = "network.bytes_sent";
 pub const NETWORK_PACKETS_RECV: &str = "network.packets_recv";
 pub const NETWORK_PACKETS_SENT: &str = "network.packets_sent";
+pub const NETWORK_TCP_CONNECTIONS: &str = "network.tcp_connections";
 
 pub const LOAD_1: &str = "load.load_1";
 pub const LOAD_5: &str = "load.load_5";
 pub const LOAD_15: &str = "load.load_15";
 pub const LOAD_UPTIME: &str = "load.uptime";
+
+pub const SYSTEM_PROCESSES: &str = "system.processes";
+pub const SYSTEM_CONTEXT_SWITCHES: &str = "system.context_switches";
+
+pub const SENSORS_TEMPERATURE: &str = "sensors.temperature";
 
 pub const CERT_DAYS_UNTIL_EXPIRY: &str = "certificate.days_until_expiry";
 pub const CERT_IS_VALID: &str = "certificate.is_valid";
@@ -39,6 +53,10 @@ pub const LABEL_CORE: &str = "core";
 pub const LABEL_MOUNT: &str = "mount";
 pub const LABEL_INTERFACE: &str = "interface";
 pub const LABEL_DOMAIN: &str = "domain";
+pub const LABEL_DEVICE: &str = "device";
+pub const LABEL_STATE: &str = "state";
+pub const LABEL_CHIP: &str = "chip";
+pub const LABEL_SENSOR: &str = "sensor";
 
 /// Every metric the agent emits, in the order the README lists them.
 pub const AGENT_METRICS: &[&str] = &[
@@ -55,14 +73,26 @@ pub const AGENT_METRICS: &[&str] = &[
     DISK_USED,
     DISK_AVAILABLE,
     DISK_USED_PERCENT,
+    DISK_INODES_TOTAL,
+    DISK_INODES_USED,
+    DISK_INODES_USED_PERCENT,
+    DISK_READ_BYTES,
+    DISK_WRITE_BYTES,
+    DISK_READ_OPS,
+    DISK_WRITE_OPS,
+    DISK_IO_UTIL,
     NETWORK_BYTES_RECV,
     NETWORK_BYTES_SENT,
     NETWORK_PACKETS_RECV,
     NETWORK_PACKETS_SENT,
+    NETWORK_TCP_CONNECTIONS,
     LOAD_1,
     LOAD_5,
     LOAD_15,
     LOAD_UPTIME,
+    SYSTEM_PROCESSES,
+    SYSTEM_CONTEXT_SWITCHES,
+    SENSORS_TEMPERATURE,
 ];
 
 /// The names oxmon 0.1 agents use for the load metrics.

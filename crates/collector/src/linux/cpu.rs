@@ -1,7 +1,5 @@
 //! CPU usage from the jiffy counters of `/proc/stat`.
 
-use std::path::Path;
-
 use oxmon_common::metric::{CPU_CORE_USAGE, CPU_USAGE, LABEL_CORE, Metric};
 
 use super::ProcFile;
@@ -96,30 +94,24 @@ fn parse_cpu_line(rest: &str) -> Option<(CpuId, CpuTimes)> {
 }
 
 /// The CPU sub-collector: the previous reading of every CPU.
+#[derive(Default)]
 pub(super) struct Cpu {
-    stat: ProcFile,
     previous: Vec<(CpuId, CpuTimes)>,
     current: Vec<(CpuId, CpuTimes)>,
 }
 
 impl Cpu {
-    pub(super) fn new(procfs: &Path) -> Self {
-        Self { stat: ProcFile::new(procfs.join("stat")), previous: Vec::new(), current: Vec::new() }
-    }
-
     /// Number of cores last seen.
     pub(super) fn cores(&self) -> usize {
         self.previous.len()
     }
 
-    pub(super) fn collect(&mut self, out: &mut Collection) {
-        if let Err(e) = self.stat.read() {
-            out.errors.push(e);
-            return;
-        }
-        parse_stat(&self.stat.text(), &mut self.current);
+    /// Appends usage since the previous reading from `stat`, `/proc/stat`
+    /// as just read (the processes collector shares the read).
+    pub(super) fn collect(&mut self, stat: &ProcFile, out: &mut Collection) {
+        parse_stat(&stat.text(), &mut self.current);
         if !self.current.iter().any(|(id, _)| *id == CpuId::All) {
-            out.errors.push(self.stat.malformed("no aggregate cpu line"));
+            out.errors.push(stat.malformed("no aggregate cpu line"));
             return;
         }
         for (i, (id, times)) in self.current.iter().enumerate() {

@@ -1,4 +1,5 @@
-//! Disks: the host's mount table, filtered, then `statvfs` below rootfs.
+//! Disks: the host's mount table, filtered, then `statvfs` below rootfs for
+//! capacity and inodes.
 
 use std::borrow::Cow;
 use std::ffi::OsStr;
@@ -132,7 +133,9 @@ impl Disks {
         self.reported
     }
 
-    pub(super) fn collect(&mut self, out: &mut Collection) {
+    /// Appends the capacity metrics of every disk if `capacity`, and their
+    /// inode metrics if `inodes`; one `statvfs` per disk serves both.
+    pub(super) fn collect(&mut self, capacity: bool, inodes: bool, out: &mut Collection) {
         if let Err(e) = self.table.read() {
             out.errors.push(e);
             return;
@@ -146,7 +149,12 @@ impl Disks {
                     tracing::trace!(mount = %label, "skipping zero-size filesystem");
                 }
                 Ok(usage) => {
-                    usage.push_metrics(&label, &mut out.metrics);
+                    if capacity {
+                        usage.push_metrics(&label, &mut out.metrics);
+                    }
+                    if inodes {
+                        usage.push_inode_metrics(&label, &mut out.metrics);
+                    }
                     self.reported += 1;
                 }
                 Err(error) => {

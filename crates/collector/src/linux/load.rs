@@ -29,28 +29,40 @@ fn parse_non_negative(field: &str) -> Option<f64> {
     field.parse().ok().filter(|v: &f64| v.is_finite() && *v >= 0.0)
 }
 
-/// The load sub-collector: two independent files, each reported on its own.
+/// The load sub-collector: `/proc/loadavg` is read by the caller, which
+/// shares it with the processes collector; uptime is its own.
 pub(super) struct Load {
-    loadavg: ProcFile,
     uptime: ProcFile,
 }
 
 impl Load {
     pub(super) fn new(procfs: &Path) -> Self {
-        Self { loadavg: ProcFile::new(procfs.join("loadavg")), uptime: ProcFile::new(procfs.join("uptime")) }
+        Self { uptime: ProcFile::new(procfs.join("uptime")) }
     }
 
-    pub(super) fn collect(&mut self, out: &mut Collection) {
-        match self.loadavg.parse(parse_loadavg) {
-            Ok([one, five, fifteen]) => {
-                out.metrics.extend([Metric::new(LOAD_1, one), Metric::new(LOAD_5, five), Metric::new(LOAD_15, fifteen)])
+    /// Appends the load averages from `loadavg`, already read, and uptime.
+    /// Returns whether `loadavg` parsed, so its errors are reported once.
+    pub(super) fn collect(&mut self, loadavg: Option<&ProcFile>, out: &mut Collection) -> bool {
+        let parsed = match loadavg.map(|file| parse_loadavg(&file.text()).map_err(|reason| file.malformed(reason))) {
+            Some(Ok([one, five, fifteen])) => {
+                out.metrics.extend([
+                    Metric::new(LOAD_1, one),
+                    Metric::new(LOAD_5, five),
+                    Metric::new(LOAD_15, fifteen),
+                ]);
+                true
             }
-            Err(e) => out.errors.push(e),
-        }
+            Some(Err(e)) => {
+                out.errors.push(e);
+                false
+            }
+            None => false,
+        };
         match self.uptime.parse(parse_uptime) {
             Ok(seconds) => out.metrics.push(Metric::new(LOAD_UPTIME, seconds)),
             Err(e) => out.errors.push(e),
         }
+        parsed
     }
 }
 
