@@ -74,7 +74,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(oxmon_server::app::run(config, shutdown_signal())) {
+    match runtime.block_on(async { oxmon_server::app::run(config, shutdown_signal()).await }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("oxmon-server: {e:#}");
@@ -162,25 +162,32 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
-/// Resolves on SIGTERM (what Kubernetes sends) or SIGINT.
-async fn shutdown_signal() {
+/// Resolves on SIGTERM (what Kubernetes sends) or SIGINT. The handlers are
+/// installed when this is called, not when the future is first polled, so
+/// a signal that arrives while the server starts is not lost (nor fatal).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        async move {
+            let recv = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => drop(s.recv().await),
+                    None => std::future::pending().await,
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+            };
+            tokio::select! {
+                () = recv(term) => {}
+                () = recv(int) => {}
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
