@@ -75,8 +75,12 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
     let clock: Clock = options.clock.unwrap_or_else(|| Arc::new(system_now_ms));
     let data_dir = config.data_dir.clone();
     let prepared = {
-        let (config, now_s) = (config.clone(), clock() / 1000);
-        tokio::task::spawn_blocking(move || prepare_management(&config, now_s)).await??
+        let (config, now_ms) = (config.clone(), clock());
+        tokio::task::spawn_blocking(move || {
+            crate::cli::take_over_at_start(&config, now_ms)?;
+            prepare_management(&config, now_ms / 1000)
+        })
+        .await??
     };
     let Prepared { management, records, jwt_key, initial_admin_password } = prepared;
     announce_admin(&config, initial_admin_password.as_deref());

@@ -16,6 +16,7 @@
 
 pub mod day;
 mod error;
+pub mod legacy;
 pub mod management;
 mod partition;
 pub mod reader;
