@@ -137,15 +137,18 @@ async fn a_server_started_on_an_0_1_data_dir_takes_it_over_and_serves_everything
     let sms = channels.as_array().unwrap().iter().find(|c| c["name"] == "ops sms").unwrap();
     assert_eq!(sms["channel_type"], "sms");
     assert_eq!(sms["recipients"], serde_json::json!(["13800138000"]));
-    let config: Value = serde_json::from_str(sms["config_json"].as_str().unwrap()).unwrap();
-    assert_eq!(config["provider"], "aliyun");
-    assert_ne!(config["access_key_secret"], "sms-secret", "secrets stay redacted");
+    let row = api.data(&format!("/v1/notifications/channels/config/{}", sms["id"].as_str().unwrap())).await;
+    let sms_config: Value = serde_json::from_str(row["config_json"].as_str().unwrap()).unwrap();
+    assert_eq!(sms_config["provider"], "aliyun");
+    assert_ne!(sms_config["access_key_secret"], "sms-secret", "secrets stay redacted");
     let windows = api.data("/v1/notifications/silence-windows").await;
     assert_eq!((windows[0]["start_time"].as_str(), windows[0]["end_time"].as_str()), (Some("02:00"), Some("04:00")));
     assert_eq!(api.len("/v1/dictionaries/type/region").await, 2);
     assert_eq!(api.data("/v1/certs/domains").await[0]["domain"], "example.org");
     assert!(api.len("/v1/system/configs?limit=100").await >= 1);
-    let history = api.data("/v1/alerts/history?limit=100").await;
+    let history = api
+        .data("/v1/alerts/history?limit=100&timestamp__gte=2026-02-08T00:00:00Z&timestamp__lte=2026-02-09T23:59:59Z")
+        .await;
     let mut events: Vec<(String, i64)> = history
         .as_array()
         .unwrap()
@@ -155,7 +158,11 @@ async fn a_server_started_on_an_0_1_data_dir_takes_it_over_and_serves_everything
         .collect();
     events.sort();
     assert_eq!(events, [("1001".into(), 1), ("1002".into(), 2), ("1003".into(), 3)]);
-    assert_eq!(api.len("/v1/notifications/logs?limit=100").await, 2);
+    let logs = api.data("/v1/notifications/logs?limit=100").await;
+    assert_eq!(logs["total"], 2, "{logs}");
+    let mut statuses: Vec<&str> = logs["items"].as_array().unwrap().iter().map(|l| l["status"].as_str().unwrap()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, ["failed", "success"]);
 
     // Samples are queryable by their real day: db-02's buffered points of
     // 2026-02-08 sat in 0.1's file of the 9th.
@@ -202,4 +209,43 @@ async fn the_server_starts_on_its_own_data_dir_without_a_takeover() {
     let summary = oxmon_server::cli::migrate_0_1(&support::config(&dir), true).unwrap();
     assert_eq!(summary.to_string(), format!("no oxmon 0.1 data in {}: nothing to migrate\n", dir.display()));
     assert!(!dir.join(BACKUP_DIR).exists());
+}
+
+/// `oxmon-server migrate-0.1 CONFIG [--dry-run]`, the binary itself.
+#[test]
+fn the_migrate_subcommand_dry_runs_takes_over_and_then_finds_nothing() {
+    let tmp = copy_fixture();
+    let data = tmp.path().to_owned();
+    let conf_dir = tempfile::tempdir().unwrap();
+    let config = conf_dir.path().join("server.toml");
+    std::fs::write(&config, format!("data_dir = {data:?}\nretention_days = 36500\n")).unwrap();
+    let server = || std::process::Command::new(env!("CARGO_BIN_EXE_oxmon-server"));
+    let stdout = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).into_owned();
+
+    // The flag may come before or after the config.
+    let after = server().arg("migrate-0.1").arg(&config).arg("--dry-run").output().unwrap();
+    let before = server().arg("migrate-0.1").arg("--dry-run").arg(&config).output().unwrap();
+    for out in [after, before] {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout(&out).starts_with("dry run: oxmon 0.1 data in "), "{}", stdout(&out));
+        assert_eq!(count_in(&stdout(&out), "users"), Some(1));
+    }
+    assert!(!data.join(BACKUP_DIR).exists(), "a dry run changes nothing");
+
+    let out = server().arg("migrate-0.1").arg(&config).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = stdout(&out);
+    assert!(text.starts_with("took over the oxmon 0.1 data in "), "{text}");
+    assert!(text.contains(&format!("backup of the 0.1 files: {}", data.join(BACKUP_DIR).display())), "{text}");
+    assert_eq!(count_in(&text, "metric samples"), Some(148));
+
+    let out = server().arg("migrate-0.1").arg(&config).output().unwrap();
+    assert!(out.status.success());
+    assert!(stdout(&out).contains(": nothing to migrate"), "{}", stdout(&out));
+
+    let out = server().arg("migrate-0.1").output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let out = server().arg("migrate-0.1").arg(conf_dir.path().join("missing.toml")).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
 }

@@ -84,7 +84,7 @@ const EXPECTED: &[(&str, u64)] = &[
     ("users", 1),
     ("agent whitelist entries", 2),
     ("alert rules", 3),
-    ("system configs", 1),
+    ("system configs", 2),
     ("dictionary types", 1),
     ("dictionary items", 2),
     ("certificate domains", 1),
