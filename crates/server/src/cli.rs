@@ -246,11 +246,8 @@ fn takeover_options(config: &ServerConfig, now_ms: i64) -> oxmon_storage::legacy
 pub fn migrate_0_1(config: &ServerConfig, dry_run: bool) -> anyhow::Result<oxmon_storage::legacy::Summary> {
     let options = takeover_options(config, jiff::Timestamp::now().as_millisecond());
     let dir = &config.data_dir;
-    let summary = if dry_run {
-        oxmon_storage::legacy::dry_run(dir, options)
-    } else {
-        oxmon_storage::legacy::run(dir, options)
-    };
+    let summary =
+        if dry_run { oxmon_storage::legacy::dry_run(dir, options) } else { oxmon_storage::legacy::run(dir, options) };
     summary.with_context(|| format!("taking over the oxmon 0.1 data in {}", dir.display()))
 }
 

@@ -160,7 +160,8 @@ async fn a_server_started_on_an_0_1_data_dir_takes_it_over_and_serves_everything
     assert_eq!(events, [("1001".into(), 1), ("1002".into(), 2), ("1003".into(), 3)]);
     let logs = api.data("/v1/notifications/logs?limit=100").await;
     assert_eq!(logs["total"], 2, "{logs}");
-    let mut statuses: Vec<&str> = logs["items"].as_array().unwrap().iter().map(|l| l["status"].as_str().unwrap()).collect();
+    let mut statuses: Vec<&str> =
+        logs["items"].as_array().unwrap().iter().map(|l| l["status"].as_str().unwrap()).collect();
     statuses.sort_unstable();
     assert_eq!(statuses, ["failed", "success"]);
 
@@ -193,7 +194,8 @@ async fn a_server_started_on_an_0_1_data_dir_takes_it_over_and_serves_everything
 /// The load query again, on the restarted server (the token is still valid:
 /// the JWT key lives in the data dir).
 async fn api_after(server: &oxmon_server::app::RunningServer, token: &str) -> usize {
-    let api = Api { base: format!("http://{}", server.http_addr), http: reqwest::Client::new(), token: token.to_owned() };
+    let api =
+        Api { base: format!("http://{}", server.http_addr), http: reqwest::Client::new(), token: token.to_owned() };
     api.len(
         "/v1/metrics?agent_id__eq=web-01&metric_name__eq=load.load_1&limit=100\
          &timestamp__gte=2026-02-09T00:00:00Z&timestamp__lte=2026-02-09T23:59:59Z",

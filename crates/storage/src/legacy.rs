@@ -312,8 +312,11 @@ fn convert(
     summary: &mut Summary,
 ) -> Result<BTreeSet<Day>> {
     let sources_dir = out.join(".sources");
-    std::fs::create_dir_all(&sources_dir)
-        .map_err(|source| Error::Io { action: "create", path: sources_dir.clone(), source })?;
+    std::fs::create_dir_all(&sources_dir).map_err(|source| Error::Io {
+        action: "create",
+        path: sources_dir.clone(),
+        source,
+    })?;
     let key = token::load_key(data_dir, summary);
     let converted = metrics::convert(data_dir, detection, options, out, &sources_dir, summary)?;
     let cert_changes = detection.cert_db == CertDb::Legacy || !detection.day_files.is_empty();

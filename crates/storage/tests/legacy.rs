@@ -228,7 +228,8 @@ fn a_run_converts_everything_backs_up_the_0_1_files_and_a_second_run_changes_not
         let mut stmt = c.prepare(sql).unwrap();
         stmt.query_map([], |r| r.get(0)).unwrap().collect::<rusqlite::Result<_>>().unwrap()
     };
-    let channels = strings("SELECT name || ' ' || channel_type || ' ' || config_json FROM notification_channels ORDER BY name");
+    let channels =
+        strings("SELECT name || ' ' || channel_type || ' ' || config_json FROM notification_channels ORDER BY name");
     let parsed: Vec<(String, serde_json::Value)> = channels
         .iter()
         .map(|c| {
@@ -266,14 +267,19 @@ fn a_run_converts_everything_backs_up_the_0_1_files_and_a_second_run_changes_not
         ["failed 1770600120000", "success 1770600120000"]
     );
     assert_eq!(
-        strings("SELECT start_time || '-' || end_time || ' ' || recurrence || ' ' || timezone FROM notification_silence_windows"),
+        strings(
+            "SELECT start_time || '-' || end_time || ' ' || recurrence || ' ' || timezone FROM notification_silence_windows"
+        ),
         ["02:00-04:00 daily UTC"]
     );
     assert_eq!(
         strings("SELECT domain || ' ' || subject_alt_names || ' ' || tls_version FROM certificate_details"),
         ["example.org [] TLSv1_3"]
     );
-    assert_eq!(strings("SELECT name FROM alert_rules ORDER BY name"), ["CPU critical", "Certificate expiry", "Load warning"]);
+    assert_eq!(
+        strings("SELECT name FROM alert_rules ORDER BY name"),
+        ["CPU critical", "Certificate expiry", "Load warning"]
+    );
 }
 
 fn sample(agent: &str, metric: &str, ts: i64, value: f64) -> Sample {
@@ -318,7 +324,8 @@ async fn a_dir_this_version_already_ran_on_keeps_what_it_stored() {
 
     let reader = Reader::new(dir);
     let values = |agent: &str, from: i64, to: i64| -> Vec<f64> {
-        let q = SampleQuery { agent_id: Some(agent.into()), from_ms: from, to_ms: to, limit: 100, ..Default::default() };
+        let q =
+            SampleQuery { agent_id: Some(agent.into()), from_ms: from, to_ms: to, limit: 100, ..Default::default() };
         reader.samples(&q).unwrap().into_iter().map(|s| s.value).collect()
     };
     assert_eq!(values("new-1", DAY9, DAY9 + MS_PER_DAY), [5.0]);

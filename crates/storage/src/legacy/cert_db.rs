@@ -207,7 +207,8 @@ fn whitelist(conn: &Connection, key: Option<&TokenKey>, summary: &mut Summary) -
         "SELECT id, agent_id, token_hash, encrypted_token, description, created_at, updated_at
            FROM old.agent_whitelist ORDER BY created_at, id",
     )?;
-    let rows: Vec<(String, String, String, Option<String>, Option<String>, i64, i64)> = stmt
+    type Row = (String, String, String, Option<String>, Option<String>, i64, i64);
+    let rows: Vec<Row> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut insert = conn.prepare(
@@ -273,7 +274,9 @@ fn channels(conn: &Connection, summary: &mut Summary) -> rusqlite::Result<()> {
     for (id, name, channel_type, description, min_severity, enabled, config_json, created_at, updated_at) in rows {
         let requested = channel_type.trim().to_ascii_lowercase();
         let (stored_type, config_json) = match requested.strip_prefix("sms_") {
-            Some(provider @ ("aliyun" | "tencent" | "generic")) => ("sms".to_owned(), with_provider(&config_json, provider)),
+            Some(provider @ ("aliyun" | "tencent" | "generic")) => {
+                ("sms".to_owned(), with_provider(&config_json, provider))
+            }
             _ if CHANNEL_TYPES.contains(&requested.as_str()) => (requested, config_json),
             _ => {
                 summary.reject(

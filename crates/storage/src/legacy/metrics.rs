@@ -22,12 +22,8 @@ const CHUNK: usize = 20_000;
 const MAX_OPEN: usize = 8;
 
 /// oxmon 0.1's names of the load metrics, and ours.
-const RENAMES: [(&str, &str); 4] = [
-    ("system.load_1", LOAD_1),
-    ("system.load_5", LOAD_5),
-    ("system.load_15", LOAD_15),
-    ("system.uptime", LOAD_UPTIME),
-];
+const RENAMES: [(&str, &str); 4] =
+    [("system.load_1", LOAD_1), ("system.load_5", LOAD_5), ("system.load_15", LOAD_15), ("system.uptime", LOAD_UPTIME)];
 
 /// Why a 0.1 row is not carried over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

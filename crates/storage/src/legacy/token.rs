@@ -29,7 +29,9 @@ pub(super) fn load_key(data_dir: &Path, summary: &mut Summary) -> Option<TokenKe
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => {
-            summary.notes.push(format!("{} cannot be read ({e}); agent tokens keep their bcrypt hashes", path.display()));
+            summary
+                .notes
+                .push(format!("{} cannot be read ({e}); agent tokens keep their bcrypt hashes", path.display()));
             return None;
         }
     };

@@ -254,8 +254,10 @@ mod tests {
         })
         .unwrap();
         let stored = |m: &Management| -> String {
-            m.with(|c| c.query_row("SELECT token_hash FROM agent_whitelist WHERE agent_id = 'legacy'", [], |r| r.get(0)))
-                .unwrap()
+            m.with(|c| {
+                c.query_row("SELECT token_hash FROM agent_whitelist WHERE agent_id = 'legacy'", [], |r| r.get(0))
+            })
+            .unwrap()
         };
         assert_eq!(m.verify_agent_token("legacy", "wrong").unwrap(), Some(false));
         assert_eq!(m.verify_agent_token("legacy", &other).unwrap(), Some(false));
