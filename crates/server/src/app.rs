@@ -87,8 +87,12 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
         None => None,
     };
     let prepared = {
-        let (config, now_s) = (config.clone(), clock() / 1000);
-        tokio::task::spawn_blocking(move || prepare_management(&config, now_s)).await??
+        let (config, now_ms) = (config.clone(), clock());
+        tokio::task::spawn_blocking(move || {
+            crate::cli::take_over_at_start(&config, now_ms)?;
+            prepare_management(&config, now_ms / 1000)
+        })
+        .await??
     };
     let Prepared { management, records, jwt_key, initial_admin_password } = prepared;
     announce_admin(&config, initial_admin_password.as_deref());

@@ -163,9 +163,20 @@ pub fn hash_password(password: &str) -> String {
     argon2().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).unwrap_or_default()
 }
 
-/// Whether `password` matches `hash`. Blocking: call from a blocking thread.
+/// Whether `password` matches `hash`: an argon2id PHC string, or the bcrypt
+/// hash of a user taken over from oxmon 0.1 who has not logged in since
+/// (see [`needs_rehash`]). Blocking: call from a blocking thread.
 pub fn verify_password(hash: &str, password: &str) -> bool {
+    if oxmon_storage::legacy::is_bcrypt(hash) {
+        return bcrypt::verify(password, hash).unwrap_or(false);
+    }
     PasswordHash::new(hash).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// Whether a stored hash that just verified should be replaced by an
+/// argon2id one (oxmon 0.1's bcrypt hashes are, on first login).
+pub fn needs_rehash(hash: &str) -> bool {
+    oxmon_storage::legacy::is_bcrypt(hash)
 }
 
 /// Whether `given` equals the configured secret `expected` (compared in

@@ -2,6 +2,9 @@
 //! under a config's `data_dir`. They work while the server is stopped (or
 //! running: SQLite serialises the writes), are idempotent (existing names
 //! are skipped) and apply a file completely or not at all.
+//!
+//! `migrate-0.1` (and the same takeover at server start): converts an
+//! oxmon 0.1 data dir in place (`oxmon_storage::legacy`).
 
 use std::path::Path;
 
@@ -229,4 +232,39 @@ pub fn init_channels(
         }
     }
     Ok(report)
+}
+
+/// The takeover's options under `config`: samples older than the
+/// config's retention would be deleted at once, so they are reported.
+fn takeover_options(config: &ServerConfig, now_ms: i64) -> oxmon_storage::legacy::Options {
+    oxmon_storage::legacy::Options { retention_days: config.retention_days, now_ms }
+}
+
+/// `oxmon-server migrate-0.1 <config.toml> [--dry-run]`: takes over the
+/// oxmon 0.1 data dir under the config's `data_dir` (or, with `dry_run`,
+/// reports what that would do, changing nothing). Stop the 0.1 server first.
+pub fn migrate_0_1(config: &ServerConfig, dry_run: bool) -> anyhow::Result<oxmon_storage::legacy::Summary> {
+    let options = takeover_options(config, jiff::Timestamp::now().as_millisecond());
+    let dir = &config.data_dir;
+    let summary =
+        if dry_run { oxmon_storage::legacy::dry_run(dir, options) } else { oxmon_storage::legacy::run(dir, options) };
+    summary.with_context(|| format!("taking over the oxmon 0.1 data in {}", dir.display()))
+}
+
+/// Run at server start, before storage opens: takes over an oxmon 0.1 data
+/// dir if there is one (backing up its files first) and logs the summary.
+pub fn take_over_at_start(config: &ServerConfig, now_ms: i64) -> anyhow::Result<()> {
+    let dir = &config.data_dir;
+    let detection = oxmon_storage::legacy::detect(dir)
+        .with_context(|| format!("looking for oxmon 0.1 data in {}", dir.display()))?;
+    if !detection.found() {
+        return Ok(());
+    }
+    tracing::warn!(data_dir = %dir.display(), "oxmon 0.1 data found; taking it over (its files are backed up first)");
+    let summary = oxmon_storage::legacy::run(dir, takeover_options(config, now_ms))
+        .with_context(|| format!("taking over the oxmon 0.1 data in {}", dir.display()))?;
+    for line in summary.to_string().lines() {
+        tracing::info!("{line}");
+    }
+    Ok(())
 }

@@ -19,6 +19,7 @@ const USAGE: &str = "usage: oxmon-server [config.toml]
        oxmon-server init-channels <config.toml> <channels.seed.json>
        oxmon-server init-dictionaries <config.toml> <dictionaries.seed.json>
        oxmon-server init-configs <config.toml> <configs.seed.json>
+       oxmon-server migrate-0.1 <config.toml> [--dry-run]
 
 Runs the oxmon server. Without an argument it reads config/server.toml if it
 exists, else runs on built-in defaults (gRPC :9090, REST :8080, data in ./data).
@@ -26,7 +27,12 @@ Environment variables OXMON_SERVER_<KEY> and OXMON_SERVER_<SECTION>__<KEY>
 override config keys.
 
 init-rules, init-channels, init-dictionaries and init-configs insert a seed file's entries into the
-management database under the config's data_dir, skipping existing ones.";
+management database under the config's data_dir, skipping existing ones.
+
+migrate-0.1 takes over an oxmon 0.1 data dir (the config's data_dir; stop oxmon 0.1 first): backs
+up the files it changes, converts them and prints a summary; --dry-run prints what it would
+migrate and what it cannot, changing nothing. The server does the same at start when it finds
+0.1 data.";
 
 fn main() -> ExitCode {
     // Everything the server creates (databases, keys, backups) is owner-only,
@@ -39,6 +45,14 @@ fn main() -> ExitCode {
         [cmd, config, seed] if cmd == "init-channels" => return init_channels(config, seed),
         [cmd, config, seed] if cmd == "init-dictionaries" => return init_dictionaries(config, seed),
         [cmd, config, seed] if cmd == "init-configs" => return init_configs(config, seed),
+        [cmd, config] if cmd == "migrate-0.1" && config != "--dry-run" => return migrate_0_1(config, false),
+        [cmd, a, b] if cmd == "migrate-0.1" && (a == "--dry-run" || b == "--dry-run") => {
+            return migrate_0_1(if a == "--dry-run" { b } else { a }, true);
+        }
+        [cmd, ..] if cmd == "migrate-0.1" => {
+            eprintln!("oxmon-server: migrate-0.1 needs a config file (and optionally --dry-run)\n{USAGE}");
+            return ExitCode::from(EXIT_USAGE);
+        }
         [cmd, ..] if cmd.starts_with("init-") => {
             eprintln!("oxmon-server: {cmd} needs a config file and a seed file\n{USAGE}");
             return ExitCode::from(EXIT_USAGE);
@@ -147,6 +161,27 @@ fn init_configs(config: &str, seed: &str) -> ExitCode {
         Err(e) => {
             eprintln!("oxmon-server: init-configs: {e:#}");
             ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn migrate_0_1(config: &str, dry_run: bool) -> ExitCode {
+    let vars: Vec<(String, String)> = std::env::vars().collect();
+    let config = match ServerConfig::load(Some(config.as_ref()), &vars) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("oxmon-server: migrate-0.1: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match oxmon_server::cli::migrate_0_1(&config, dry_run) {
+        Ok(summary) => {
+            print!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("oxmon-server: migrate-0.1: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

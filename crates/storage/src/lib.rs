@@ -17,6 +17,7 @@
 pub mod day;
 mod error;
 pub mod files;
+pub mod legacy;
 pub mod management;
 mod partition;
 pub mod reader;

@@ -117,6 +117,7 @@ pub async fn login(
         return Ok(response);
     }
     let (username, password) = (body.username.clone(), body.password);
+    let now = state.clock.now_ms() / 1000;
     let user = state
         .management(move |m| {
             let user = m.user_by_name(&username)?;
@@ -124,6 +125,12 @@ pub async fn login(
             // does not tell which user names exist.
             let hash = user.as_ref().map_or(auth::dummy_hash(), |u| u.password_hash.as_str());
             let ok = auth::verify_password(hash, &password);
+            if let Some(u) = user.as_ref().filter(|u| ok && auth::needs_rehash(&u.password_hash)) {
+                // An oxmon 0.1 bcrypt hash: store the proven password as argon2id.
+                if m.rehash_password(&u.id, &u.password_hash, &auth::hash_password(&password), now)? {
+                    tracing::info!(user = %u.username, "password hash upgraded from bcrypt to argon2id");
+                }
+            }
             Ok(user.filter(|_| ok))
         })
         .await?;
@@ -133,7 +140,6 @@ pub async fn login(
         return Err(unauthorized("invalid credentials"));
     };
     state.auth.record_success(&user.username);
-    let now = state.clock.now_ms() / 1000;
     let token = state.auth.issue(&user.id, &user.username, user.token_version, now);
     Ok(ApiOk::data(LoginData { token, expires_in: state.auth.expire_secs() }).into_response())
 }

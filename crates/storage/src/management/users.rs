@@ -68,6 +68,20 @@ impl Management {
         })
     }
 
+    /// Replaces the stored hash of a password that did not change (oxmon
+    /// 0.1's bcrypt hash by an argon2id one, after a login proved the
+    /// password). Tokens stay valid. Only replaces `old_hash`, so a password
+    /// change that raced it wins. Returns whether it replaced it.
+    pub fn rehash_password(&self, user_id: &str, old_hash: &str, new_hash: &str, now_s: i64) -> Result<bool> {
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE users SET password_hash = ?3, updated_at = ?4 WHERE id = ?1 AND password_hash = ?2",
+                params![user_id, old_hash, new_hash, now_s],
+            )
+        })?;
+        Ok(n == 1)
+    }
+
     /// Replaces a user's password and revokes every token issued before.
     /// Returns false when the user does not exist.
     pub fn set_password(&self, user_id: &str, password_hash: &str, now_s: i64) -> Result<bool> {
@@ -96,5 +110,17 @@ mod tests {
         let u = m.user_by_name("admin").unwrap().unwrap();
         assert_eq!((u.password_hash.as_str(), u.token_version), ("h2", 1));
         assert!(!m.set_password("missing", "h3", 3).unwrap());
+    }
+
+    #[test]
+    fn a_rehash_keeps_tokens_and_only_replaces_the_hash_it_was_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Management::open(dir.path()).unwrap();
+        let u = m.create_user("admin", "$2b$old", 1).unwrap().unwrap();
+        assert!(!m.rehash_password(&u.id, "$2b$other", "new", 2).unwrap());
+        assert!(m.rehash_password(&u.id, "$2b$old", "new", 2).unwrap());
+        let u = m.user_by_name("admin").unwrap().unwrap();
+        assert_eq!((u.password_hash.as_str(), u.token_version), ("new", 0));
+        assert!(!m.rehash_password(&u.id, "$2b$old", "newer", 3).unwrap(), "already replaced");
     }
 }

@@ -73,12 +73,30 @@ impl Management {
 
     /// Checks `token` for `agent_id`: `None` when the agent is not
     /// whitelisted, else whether the token matches (constant time).
+    ///
+    /// An entry taken over from oxmon 0.1 without a sealed token holds 0.1's
+    /// bcrypt hash (see `legacy.rs`); it is checked with bcrypt (slow, and
+    /// outside the lock), and the first token that matches replaces it by
+    /// its SHA-256, so later batches take the fast path.
     pub fn verify_agent_token(&self, agent_id: &str, token: &str) -> Result<Option<bool>> {
         let stored: Option<String> = self.with(|c| {
             c.query_row("SELECT token_hash FROM agent_whitelist WHERE agent_id = ?1", [agent_id], |r| r.get(0))
                 .optional()
         })?;
-        Ok(stored.map(|h| bool::from(h.as_bytes().ct_eq(hash_token(token).as_bytes()))))
+        let Some(stored) = stored else { return Ok(None) };
+        if !crate::legacy::is_bcrypt(&stored) {
+            return Ok(Some(bool::from(stored.as_bytes().ct_eq(hash_token(token).as_bytes()))));
+        }
+        if !bcrypt::verify(token, &stored).unwrap_or(false) {
+            return Ok(Some(false));
+        }
+        self.with(|c| {
+            c.execute(
+                "UPDATE agent_whitelist SET token_hash = ?3 WHERE agent_id = ?1 AND token_hash = ?2",
+                params![agent_id, stored, hash_token(token)],
+            )
+        })?;
+        Ok(Some(true))
     }
 
     /// Whitelist entries, newest first, paged in SQL.
@@ -169,7 +187,7 @@ fn new_token() -> String {
 
 /// Tokens carry 256 random bits, so a plain SHA-256 is a safe verifier and
 /// cheap enough to check on every batch (a password hash would not be).
-fn hash_token(token: &str) -> String {
+pub(crate) fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -219,6 +237,35 @@ mod tests {
         drop(m);
         let raw = std::fs::read(dir.path().join(MANAGEMENT_DB)).unwrap();
         assert!(!raw.windows(token.len()).any(|w| w == token.as_bytes()));
+    }
+
+    #[test]
+    fn a_bcrypt_hash_from_oxmon_0_1_verifies_once_and_becomes_sha256() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Management::open(dir.path()).unwrap();
+        let (_, other) = m.whitelist_add("other", None, 1).unwrap().unwrap();
+        let bcrypt_hash = bcrypt::hash("old-token", 4).unwrap();
+        m.with(|c| {
+            c.execute(
+                "INSERT INTO agent_whitelist (id, agent_id, token_hash, created_at, updated_at)
+                 VALUES ('x', 'legacy', ?1, 1, 1)",
+                [&bcrypt_hash],
+            )
+        })
+        .unwrap();
+        let stored = |m: &Management| -> String {
+            m.with(|c| {
+                c.query_row("SELECT token_hash FROM agent_whitelist WHERE agent_id = 'legacy'", [], |r| r.get(0))
+            })
+            .unwrap()
+        };
+        assert_eq!(m.verify_agent_token("legacy", "wrong").unwrap(), Some(false));
+        assert_eq!(m.verify_agent_token("legacy", &other).unwrap(), Some(false));
+        assert_eq!(stored(&m), bcrypt_hash, "a failed check changes nothing");
+        assert_eq!(m.verify_agent_token("legacy", "old-token").unwrap(), Some(true));
+        assert_eq!(stored(&m), hash_token("old-token"), "upgraded to SHA-256");
+        assert_eq!(m.verify_agent_token("legacy", "old-token").unwrap(), Some(true));
+        assert_eq!(m.verify_agent_token("legacy", "wrong").unwrap(), Some(false));
     }
 
     #[test]
