@@ -319,3 +319,285 @@ fn write_fixture() {
     drop(writer);
 }
 
+// ---------------------------------------------------------------------------
+// The upgrade itself.
+
+/// Copies the fixture into a fresh temp dir.
+fn copy_fixture() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(fixture_dir()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+    }
+    (tmp, dir)
+}
+
+const DB_FILES: &[&str] = &["cert.db", "2026-02-09.db", "2026-02-10.db"];
+
+/// Every row of every table of a database file, as text, sorted per table.
+fn dump(path: &Path) -> Vec<(String, Vec<String>)> {
+    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    tables
+        .into_iter()
+        .map(|t| {
+            let mut stmt = conn.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
+            let n = stmt.column_count();
+            let mut rows: Vec<String> = stmt
+                .query_map([], |r| {
+                    (0..n).map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}"))).collect::<Result<
+                        Vec<_>,
+                        _,
+                    >>(
+                    )
+                })
+                .unwrap()
+                .map(|row| row.unwrap().join(" | "))
+                .collect();
+            rows.sort();
+            (t, rows)
+        })
+        .collect()
+}
+
+fn user_version(path: &Path) -> i64 {
+    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap()
+}
+
+fn has_index(path: &Path, name: &str) -> bool {
+    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = ?1", [name], |r| {
+        r.get::<_, i64>(0)
+    })
+    .unwrap()
+        == 1
+}
+
+fn set_user_version(path: &Path, v: i64) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "user_version", v).unwrap();
+}
+
+/// A writer whose clock stands at the fixture's time (nothing new closes).
+fn start_writer(dir: &Path) -> oxmon_storage::Result<Writer> {
+    let config = WriterConfig { clock: Arc::new(|| DAY1 + 38 * MIN), ..WriterConfig::new(dir) };
+    Writer::start(config)
+}
+
+#[test]
+fn the_fixture_is_todays_release_unversioned_cert_db_and_version_1_partitions() {
+    let (_tmp, dir) = copy_fixture();
+    assert_eq!(user_version(&dir.join("cert.db")), 0, "c5d331b did not version cert.db");
+    assert_eq!(user_version(&dir.join("2026-02-09.db")), 1);
+    assert_eq!(user_version(&dir.join("2026-02-10.db")), 1);
+    let day1 = dump(&dir.join("2026-02-10.db"));
+    let rows = |t: &str| day1.iter().find(|(n, _)| n == t).unwrap().1.len();
+    assert!(rows("head") > 0 && rows("samples") > 0, "the fixture has head and compacted samples");
+}
+
+#[test]
+fn todays_data_dir_is_upgraded_and_every_object_survives() {
+    let (_tmp, dir) = copy_fixture();
+    let before: Vec<_> = DB_FILES.iter().map(|f| dump(&dir.join(f))).collect();
+
+    let m = Management::open(&dir).unwrap();
+    let writer = start_writer(&dir).unwrap();
+    drop(writer);
+
+    // Stamped and migrated: cert.db to the latest version (step 2 added an
+    // index), the partitions stay at version 1.
+    assert_eq!(user_version(&dir.join("cert.db")), oxmon_storage::management_schema_version());
+    assert_eq!(oxmon_storage::management_schema_version(), 2);
+    assert!(has_index(&dir.join("cert.db"), "alert_events_series"), "step 2 ran");
+    for f in &DB_FILES[1..] {
+        assert_eq!(user_version(&dir.join(f)), oxmon_storage::partition_schema_version());
+    }
+    // Every row of every table is unchanged.
+    let after: Vec<_> = DB_FILES.iter().map(|f| dump(&dir.join(f))).collect();
+    assert_eq!(before, after);
+
+    // And every object reads back through today's API.
+    let user = m.user_by_name("admin").unwrap().unwrap();
+    assert!(user.password_hash.starts_with("$argon2id$"));
+    let token = std::fs::read_to_string(dir.join("whitelist-token.txt")).unwrap();
+    assert_eq!(m.verify_agent_token("web-1", token.trim()).unwrap(), Some(true));
+    assert_eq!(m.whitelist(10, 0).unwrap()[0].description.as_deref(), Some("fixture agent"));
+    let agents = m.agents().unwrap();
+    assert_eq!((agents[0].agent_id.as_str(), agents[0].report_interval_ms), ("web-1", Some(10_000)));
+    let mut rules: Vec<(String, String)> =
+        m.rules(10, 0).unwrap().into_iter().map(|r| (r.name, r.source)).collect();
+    rules.sort();
+    assert_eq!(rules, [("CPU critical".into(), "api".into()), ("Disk trend".into(), "crd".into())]);
+    let channels = m.channels_with_recipients().unwrap();
+    let (hook, urls) = channels.iter().find(|(c, _)| c.name == "Ops webhook").unwrap();
+    assert_eq!(hook.config_json, r#"{"body_template":"{\"t\":\"{{message}}\"}"}"#);
+    assert_eq!(urls.len(), 2);
+    assert!(channels.iter().any(|(c, r)| c.channel_type == "email" && r == &["oncall@example.com"]));
+    let windows = m.silence_windows(10, 0).unwrap();
+    assert_eq!((windows[0].timezone.as_str(), windows[0].start_time.as_str()), ("Asia/Shanghai", "02:00"));
+    let domain = m.cert_domain_by_name("example.com").unwrap().unwrap();
+    assert_eq!((domain.check_interval_secs, domain.last_checked_at), (Some(3600), Some(NOW_S)));
+    assert!(!m.cert_domain_by_name("old.example.com").unwrap().unwrap().enabled);
+    let result = m.latest_cert_result(&domain.id).unwrap().unwrap();
+    assert_eq!(result.san_list.as_deref(), Some(&["example.com".to_owned(), "www.example.com".to_owned()][..]));
+    let details = m.certificate_details_list(&Default::default(), 10, 0).unwrap();
+    assert_eq!((details[0].chain_depth, details[0].tls_version.as_deref()), (Some(2), Some("TLSv1.3")));
+    assert_eq!(m.runtime_setting("notification_aggregation_window").unwrap(), 120);
+    let items = m.dict_items("channel_type", false, 10, 0).unwrap();
+    assert_eq!(items[0].extra_json.as_deref(), Some(r#"{"icon":"slack"}"#));
+    let all = oxmon_storage::management::AlertFilter { from_ms: 0, to_ms: i64::MAX, ..Default::default() };
+    let mut statuses: Vec<i64> = m.alert_history(&all, 10, 0).unwrap().iter().map(|e| e.status).collect();
+    statuses.sort();
+    assert_eq!(statuses, [1, 2], "one open, one acknowledged");
+    let (logs, total) = m.notification_logs(&Default::default(), 10, 0).unwrap();
+    assert_eq!((total, logs[0].http_status_code, logs[0].retry_count), (1, Some(500), 2));
+
+    let reader = oxmon_storage::reader::Reader::new(&dir);
+    let q = |from, to| oxmon_storage::reader::SampleQuery {
+        agent_id: None,
+        metric_name: None,
+        from_ms: from,
+        to_ms: to,
+        limit: 100,
+        offset: 0,
+    };
+    let mut got: Vec<(i64, String, f64)> = reader
+        .samples(&q(DAY0, DAY1 + 86_399_999))
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.timestamp_ms, s.metric_name, s.value))
+        .collect();
+    got.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    assert_eq!(
+        got,
+        [
+            (DAY0 + MIN, "cpu.usage".into(), 12.5),
+            (DAY0 + MIN, "disk.used_percent".into(), 40.0),
+            (DAY0 + 2 * MIN, "cpu.usage".into(), 13.5),
+            (DAY1 + MIN, "cpu.usage".into(), 50.0),
+            (DAY1 + MIN, "system.load_1".into(), 0.5),
+            (DAY1 + 2 * MIN, "network.bytes_recv".into(), 1024.0),
+            (DAY1 + 35 * MIN, "cpu.usage".into(), 97.5),
+        ]
+    );
+    drop(m);
+
+    // Opening again changes nothing.
+    let again = DB_FILES.iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect::<Vec<_>>();
+    drop(Management::open(&dir).unwrap());
+    drop(start_writer(&dir).unwrap());
+    assert_eq!(DB_FILES.iter().map(|f| dump(&dir.join(f))).collect::<Vec<_>>(), after);
+    assert_eq!(user_version(&dir.join("cert.db")), 2);
+    assert_eq!(DB_FILES.iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect::<Vec<_>>(), again);
+}
+
+#[test]
+fn a_new_data_dir_is_created_at_the_latest_versions() {
+    let tmp = tempfile::tempdir().unwrap();
+    drop(Management::open(tmp.path()).unwrap());
+    assert_eq!(user_version(&tmp.path().join("cert.db")), oxmon_storage::management_schema_version());
+    assert!(has_index(&tmp.path().join("cert.db"), "alert_events_series"));
+    let writer = start_writer(tmp.path()).unwrap();
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(writer.write(vec![sample("a", "cpu.usage", &[], DAY1, 1.0)]))
+        .unwrap();
+    drop(writer);
+    assert_eq!(user_version(&tmp.path().join("2026-02-10.db")), oxmon_storage::partition_schema_version());
+}
+
+#[test]
+fn a_database_newer_than_this_build_is_refused_and_left_untouched() {
+    let (_tmp, dir) = copy_fixture();
+    let cert = dir.join("cert.db");
+    set_user_version(&cert, 99);
+    let bytes = std::fs::read(&cert).unwrap();
+    let err = Management::open(&dir).unwrap_err();
+    assert!(
+        matches!(&err, oxmon_storage::Error::NewerSchema { found: 99, known: 2, path, .. } if *path == cert),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(msg.contains(&cert.display().to_string()) && msg.contains("99") && msg.contains("up to 2"), "{msg}");
+    assert_eq!(std::fs::read(&cert).unwrap(), bytes, "not written to");
+    assert_eq!(user_version(&cert), 99);
+
+    let part = dir.join("2026-02-10.db");
+    set_user_version(&part, 7);
+    let bytes = std::fs::read(&part).unwrap();
+    let err = start_writer(&dir).unwrap_err();
+    assert!(matches!(&err, oxmon_storage::Error::NewerSchema { found: 7, known: 1, path, .. } if *path == part), "{err:?}");
+    assert!(err.to_string().starts_with("partition "), "{err}");
+    assert_eq!(std::fs::read(&part).unwrap(), bytes, "not written to");
+}
+
+#[test]
+fn an_unversioned_database_of_another_schema_is_refused_untouched() {
+    // Shaped like oxmon 0.1's files (spec/semantics.md §1): same file names,
+    // user_version 0, other tables.
+    let tmp = tempfile::tempdir().unwrap();
+    let cert = tmp.path().join("cert.db");
+    let part = tmp.path().join("2026-02-10.db");
+    {
+        let c = rusqlite::Connection::open(&cert).unwrap();
+        c.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE users (id TEXT PRIMARY KEY, username TEXT UNIQUE, password_hash TEXT,
+                                 token_version INTEGER, created_at INTEGER, updated_at INTEGER);
+             CREATE TABLE agent_whitelist (id TEXT PRIMARY KEY, agent_id TEXT UNIQUE, token_hash TEXT,
+                                           encrypted_token TEXT, description TEXT, created_at INTEGER, updated_at INTEGER);
+             INSERT INTO users VALUES ('1', 'admin', '$2b$12$x', 0, 1, 1);",
+        )
+        .unwrap();
+        let p = rusqlite::Connection::open(&part).unwrap();
+        p.execute_batch(
+            "CREATE TABLE metrics (id TEXT PRIMARY KEY, timestamp INTEGER, agent_id TEXT, metric_name TEXT,
+                                   value REAL, labels TEXT DEFAULT '{}', created_at INTEGER, updated_at INTEGER);
+             INSERT INTO metrics VALUES ('1', 1770681600000, 'a', 'cpu.usage', 1.0, '{}', 1, 1);",
+        )
+        .unwrap();
+    }
+    let (cert_bytes, part_bytes) = (std::fs::read(&cert).unwrap(), std::fs::read(&part).unwrap());
+
+    let err = Management::open(tmp.path()).unwrap_err();
+    let oxmon_storage::Error::UnrecognisedSchema { path, detail, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(path, &cert);
+    assert!(detail.contains("missing tables") && detail.contains("other columns in: agent_whitelist"), "{detail}");
+    assert_eq!(err.kind(), "unrecognised_schema");
+
+    let err = start_writer(tmp.path()).unwrap_err();
+    let oxmon_storage::Error::UnrecognisedSchema { path, detail, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(path, &part);
+    assert!(detail.contains("unknown tables: metrics"), "{detail}");
+
+    assert_eq!(std::fs::read(&cert).unwrap(), cert_bytes);
+    assert_eq!(std::fs::read(&part).unwrap(), part_bytes);
+    assert_eq!(dump(&cert).iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(), ["agent_whitelist", "users"]);
+}
+
+#[test]
+fn a_failing_step_leaves_the_file_at_its_previous_version() {
+    let (_tmp, dir) = copy_fixture();
+    let cert = dir.join("cert.db");
+    // Version 1, but an object already holds the name step 2 creates.
+    {
+        let c = rusqlite::Connection::open(&cert).unwrap();
+        c.execute_batch("CREATE TABLE alert_events_series (x); PRAGMA user_version = 1;").unwrap();
+    }
+    let before = dump(&cert);
+    let err = Management::open(&dir).unwrap_err();
+    assert!(matches!(err, oxmon_storage::Error::Migration { version: 2, .. }), "{err:?}");
+    assert!(err.to_string().contains("schema version 2"), "{err}");
+    assert_eq!(user_version(&cert), 1, "the step's transaction was rolled back");
+    assert_eq!(dump(&cert), before);
+}
