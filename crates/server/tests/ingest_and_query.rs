@@ -37,7 +37,11 @@ async fn reported_points_are_visible_through_every_read_endpoint() {
     assert_eq!(page[0]["value"], 40.0);
 
     let names = s.data("/v1/metrics/names").await;
-    assert_eq!(names, serde_json::json!(["cpu.usage", "disk.used_percent", "load.load_1"]), "0.1's load name is renamed");
+    assert_eq!(
+        names,
+        serde_json::json!(["cpu.usage", "disk.used_percent", "load.load_1"]),
+        "0.1's load name is renamed"
+    );
     assert_eq!(s.data("/v1/metrics/agents").await, serde_json::json!(["web-1"]));
 
     let summary = s.data("/v1/metrics/summary?agent_id=web-1&metric_name=cpu.usage").await;
