@@ -95,7 +95,8 @@ fn shape_mismatch(found: &Shape, expected: &Shape) -> Option<String> {
         .map(|(t, _)| t.as_str())
         .collect();
     let mut parts = Vec::new();
-    for (label, list) in [("unknown tables", unexpected), ("missing tables", missing), ("other columns in", differing)] {
+    for (label, list) in [("unknown tables", unexpected), ("missing tables", missing), ("other columns in", differing)]
+    {
         if !list.is_empty() {
             parts.push(format!("{label}: {}", list.join(", ")));
         }
@@ -171,11 +172,9 @@ fn classify<C>(
     }
     match shape_mismatch(&found, &version_1_shape(schema, ctx)?) {
         None => Ok(Found::Unversioned),
-        Some(detail) => Err(Classify::Refused(Error::UnrecognisedSchema {
-            what: schema.what,
-            path: path.to_owned(),
-            detail,
-        })),
+        Some(detail) => {
+            Err(Classify::Refused(Error::UnrecognisedSchema { what: schema.what, path: path.to_owned(), detail }))
+        }
     }
 }
 
@@ -216,7 +215,8 @@ pub(crate) fn migrate<C>(
             tx.commit().map_err(&sqlite_err)?;
             continue;
         }
-        let failed = |source| Error::Migration { path: path.to_owned(), version: step.version, name: step.name, source };
+        let failed =
+            |source| Error::Migration { path: path.to_owned(), version: step.version, name: step.name, source };
         (step.up)(&tx, ctx).and_then(|()| tx.pragma_update(None, "user_version", step.version)).map_err(failed)?;
         tx.commit().map_err(failed)?;
         if created {

@@ -145,7 +145,11 @@ fn write_fixture() {
 
     let Write::Done(domain) = m
         .create_cert_domain(
-            CertDomain { check_interval_secs: Some(3600), note: Some("main site".into()), ..CertDomain::new("example.com", 443) },
+            CertDomain {
+                check_interval_secs: Some(3600),
+                note: Some("main site".into()),
+                ..CertDomain::new("example.com", 443)
+            },
             NOW_S,
         )
         .unwrap()
@@ -353,11 +357,9 @@ fn dump(path: &Path) -> Vec<(String, Vec<String>)> {
             let n = stmt.column_count();
             let mut rows: Vec<String> = stmt
                 .query_map([], |r| {
-                    (0..n).map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}"))).collect::<Result<
-                        Vec<_>,
-                        _,
-                    >>(
-                    )
+                    (0..n)
+                        .map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")))
+                        .collect::<Result<Vec<_>, _>>()
                 })
                 .unwrap()
                 .map(|row| row.unwrap().join(" | "))
@@ -433,8 +435,7 @@ fn todays_data_dir_is_upgraded_and_every_object_survives() {
     assert_eq!(m.whitelist(10, 0).unwrap()[0].description.as_deref(), Some("fixture agent"));
     let agents = m.agents().unwrap();
     assert_eq!((agents[0].agent_id.as_str(), agents[0].report_interval_ms), ("web-1", Some(10_000)));
-    let mut rules: Vec<(String, String)> =
-        m.rules(10, 0).unwrap().into_iter().map(|r| (r.name, r.source)).collect();
+    let mut rules: Vec<(String, String)> = m.rules(10, 0).unwrap().into_iter().map(|r| (r.name, r.source)).collect();
     rules.sort();
     assert_eq!(rules, [("CPU critical".into(), "api".into()), ("Disk trend".into(), "crd".into())]);
     let channels = m.channels_with_recipients().unwrap();
@@ -536,7 +537,10 @@ fn a_database_newer_than_this_build_is_refused_and_left_untouched() {
     set_user_version(&part, 7);
     let bytes = std::fs::read(&part).unwrap();
     let err = start_writer(&dir).unwrap_err();
-    assert!(matches!(&err, oxmon_storage::Error::NewerSchema { found: 7, known: 1, path, .. } if *path == part), "{err:?}");
+    assert!(
+        matches!(&err, oxmon_storage::Error::NewerSchema { found: 7, known: 1, path, .. } if *path == part),
+        "{err:?}"
+    );
     assert!(err.to_string().starts_with("partition "), "{err}");
     assert_eq!(std::fs::read(&part).unwrap(), bytes, "not written to");
 }
