@@ -501,6 +501,44 @@ fn todays_data_dir_is_upgraded_and_every_object_survives() {
     assert_eq!(DB_FILES.iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect::<Vec<_>>(), again);
 }
 
+/// Log output of `f` (on this thread) at INFO and above.
+fn logs_of(f: impl FnOnce()) -> Vec<String> {
+    #[derive(Clone, Default)]
+    struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    text.lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn each_applied_step_logs_one_info_line_and_a_current_file_logs_none() {
+    let (_tmp, dir) = copy_fixture();
+    let lines = logs_of(|| drop(Management::open(&dir).unwrap()));
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].contains("INFO") && lines[0].contains("recognised as schema version 1"), "{lines:?}");
+    assert!(lines[1].contains("INFO") && lines[1].contains("migrated to schema version 2"), "{lines:?}");
+    assert!(lines.iter().all(|l| l.contains("cert.db")), "{lines:?}");
+    assert!(logs_of(|| drop(Management::open(&dir).unwrap())).is_empty(), "nothing to do, nothing logged");
+    let fresh = tempfile::tempdir().unwrap();
+    assert!(logs_of(|| drop(Management::open(fresh.path()).unwrap())).is_empty(), "a new file is no upgrade");
+}
+
 #[test]
 fn a_new_data_dir_is_created_at_the_latest_versions() {
     let tmp = tempfile::tempdir().unwrap();
