@@ -1,8 +1,9 @@
 //! Metric names, label keys and the sample type the agent produces.
 //!
 //! The names are those of the oxmon README. oxmon 0.1 agents report the load
-//! metrics as `system.*`; [`LEGACY_LOAD_METRICS`] lists those so the server
-//! can still show them.
+//! metrics as `system.*`; the server stores them under the `load.*` names
+//! ([`canonical_metric_name`]), and [`LEGACY_LOAD_METRICS`] lists the old
+//! names so that data stored under them before is still shown.
 
 use std::fmt;
 
@@ -97,6 +98,21 @@ pub const AGENT_METRICS: &[&str] = &[
 
 /// The names oxmon 0.1 agents use for the load metrics.
 pub const LEGACY_LOAD_METRICS: &[&str] = &["system.load_1", "system.load_5", "system.load_15", "system.uptime"];
+
+/// The name a reported sample is stored under: oxmon 0.1's `system.load_1`,
+/// `system.load_5`, `system.load_15` and `system.uptime` become
+/// [`LOAD_1`], [`LOAD_5`], [`LOAD_15`] and [`LOAD_UPTIME`], so rules,
+/// dictionary and queries need only one name; any other name is kept.
+pub fn canonical_metric_name(name: String) -> String {
+    let renamed = match name.as_str() {
+        "system.load_1" => LOAD_1,
+        "system.load_5" => LOAD_5,
+        "system.load_15" => LOAD_15,
+        "system.uptime" => LOAD_UPTIME,
+        _ => return name,
+    };
+    renamed.to_owned()
+}
 
 /// Label set of one series: pairs sorted by key, keys unique.
 ///
@@ -214,6 +230,16 @@ impl Metric {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oxmon_0_1_load_names_map_to_the_agent_s_names() {
+        let mapped: Vec<String> = LEGACY_LOAD_METRICS.iter().map(|n| canonical_metric_name((*n).to_owned())).collect();
+        assert_eq!(mapped, [LOAD_1, LOAD_5, LOAD_15, LOAD_UPTIME]);
+        assert!(mapped.iter().all(|m| AGENT_METRICS.contains(&m.as_str())));
+        for kept in ["cpu.usage", "load.load_1", "system.load_2", "system.load_1 ", "custom.metric"] {
+            assert_eq!(canonical_metric_name(kept.to_owned()), kept);
+        }
+    }
 
     #[test]
     fn labels_are_sorted_and_deduplicated_keeping_the_last_value() {

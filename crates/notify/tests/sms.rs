@@ -37,6 +37,52 @@ async fn generic_gateway_gets_one_bearer_post_per_phone() {
     assert_eq!(report.recipient_details[1].error.as_deref(), Some("HTTP 400 Bad Request: bad number"));
 }
 
+#[tokio::test]
+async fn generic_gateway_takes_0_1s_url_headers_and_a_json_escaped_body_template() {
+    let rx = Receiver::always("{}").await;
+    // The `config` of 0.1's seed example `默认通用短信`, pointed at the receiver.
+    let config = json!({
+        "url": rx.url("/send"),
+        "method": "POST",
+        "headers": {"Authorization": "Bearer YOUR_TOKEN"},
+        "body_template": "{\"phone\": \"{{recipient}}\", \"content\": \"[{{severity}}] {{message}}\", \"v\": {{value}}}"
+    });
+    let channel = build_channel("sms", &config.to_string(), &http()).unwrap();
+    let mut a = alert();
+    a.message = "disk \"/\" is full\n{{recipient}}".into();
+    let report = channel.send(&a, &["13800000001".into(), "+44 7700 900000".into()]).await;
+    assert!(report.success, "{report:?}");
+    assert!(report.request_body.is_none(), "SMS bodies are never logged");
+    let reqs = rx.requests();
+    assert_eq!(reqs.len(), 2, "one request per phone");
+    for (req, phone) in reqs.iter().zip(["13800000001", "+44 7700 900000"]) {
+        assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", "/send"));
+        assert_eq!(req.headers.get_all("authorization").iter().count(), 1);
+        assert_eq!(req.header("authorization"), Some("Bearer YOUR_TOKEN"));
+        assert_eq!(req.header("content-type"), Some("application/json"));
+        // Valid JSON although the message holds quotes and a newline; a
+        // placeholder inside a value is not expanded again.
+        assert_eq!(
+            req.json(),
+            json!({"phone": phone, "content": "[critical] disk \"/\" is full\n{{recipient}}", "v": 95.5})
+        );
+    }
+}
+
+#[tokio::test]
+async fn generic_gateway_can_put_without_a_key() {
+    let rx = Receiver::always("{}").await;
+    let config = json!({"gateway_url": rx.url("/sms"), "method": "put", "headers": {"X-Api-Token": "t0k"}});
+    let channel = build_channel("sms", &config.to_string(), &http()).unwrap();
+    let report = channel.send(&alert(), &["13800000001".into()]).await;
+    assert!(report.success, "{report:?}");
+    let req = &rx.requests()[0];
+    assert_eq!(req.method, "PUT");
+    assert_eq!(req.header("x-api-token"), Some("t0k"));
+    assert_eq!(req.header("authorization"), None, "no api_key, no bearer token");
+    assert_eq!(req.json(), json!({"to": "13800000001", "message": TEXT}));
+}
+
 /// RFC 3986 encoding, written independently of the channel's.
 fn encode(s: &str) -> String {
     s.bytes()

@@ -14,9 +14,18 @@ use oxmon_storage::management::Management;
 use crate::config::ServerConfig;
 use crate::rules::{RuleSeed, SeedReport, seed_rules, unknown_metrics};
 
+/// Loads the server config and prints its deprecation warnings on stderr.
+fn load_config(config_path: &Path, vars: &[(String, String)]) -> anyhow::Result<ServerConfig> {
+    let config = ServerConfig::load(Some(config_path), vars)?;
+    for warning in config.deprecation_warnings() {
+        eprintln!("oxmon-server: warning: {warning}");
+    }
+    Ok(config)
+}
+
 /// `oxmon-server init-rules <config.toml> <seed.json>`.
 pub fn init_rules(config_path: &Path, seed_path: &Path, vars: &[(String, String)]) -> anyhow::Result<SeedReport> {
-    let config = ServerConfig::load(Some(config_path), vars)?;
+    let config = load_config(config_path, vars)?;
     let text = std::fs::read_to_string(seed_path).with_context(|| format!("reading {}", seed_path.display()))?;
     let rules = RuleSeed::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", seed_path.display()))?;
     for metric in unknown_metrics(&rules) {
@@ -34,7 +43,7 @@ pub fn init_dictionaries(
     seed_path: &Path,
     vars: &[(String, String)],
 ) -> anyhow::Result<(usize, usize, usize)> {
-    let config = ServerConfig::load(Some(config_path), vars)?;
+    let config = load_config(config_path, vars)?;
     let text = std::fs::read_to_string(seed_path).with_context(|| format!("reading {}", seed_path.display()))?;
     let seed: crate::dictionaries::DictionarySeed = serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}: not a dictionaries seed file: {e}", seed_path.display()))?;
@@ -43,6 +52,13 @@ pub fn init_dictionaries(
     crate::dictionaries::apply_seed(&m, seed, jiff::Timestamp::now().as_second())
         .map_err(|e| anyhow::anyhow!("{}: {e}", seed_path.display()))
 }
+
+/// Runtime settings of oxmon 0.1.10+'s `runtime.seed.example.json` for
+/// features this oxmon does not have (UI language, AI reports): skipped
+/// with a note, so 0.1's own seed file loads. Other unknown runtime keys
+/// are still refused (a typo must not pass silently).
+const OXMON_0_1_ONLY_RUNTIME: &[&str] =
+    &["language", "ai_report_schedule_enabled", "ai_report_schedule_time", "ai_report_send_notification"];
 
 /// A system-configs seed file (oxmon 0.1's format).
 #[derive(Debug, serde::Deserialize)]
@@ -71,7 +87,7 @@ pub fn init_configs(config_path: &Path, seed_path: &Path, vars: &[(String, Strin
     use oxmon_common::settings::RuntimeSetting;
     use oxmon_storage::management::{ConfigRecord, Write};
 
-    let config = ServerConfig::load(Some(config_path), vars)?;
+    let config = load_config(config_path, vars)?;
     let text = std::fs::read_to_string(seed_path).with_context(|| format!("reading {}", seed_path.display()))?;
     let seed: ConfigSeed = serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}: not a system configs seed file: {e}", seed_path.display()))?;
@@ -85,6 +101,15 @@ pub fn init_configs(config_path: &Path, seed_path: &Path, vars: &[(String, Strin
             return Err(at("config must be a JSON object".into()));
         }
         if c.config_type == "runtime" {
+            if OXMON_0_1_ONLY_RUNTIME.contains(&c.config_key.trim()) {
+                eprintln!(
+                    "oxmon-server: note: {}: configs[{i}] ({}) is a runtime setting of later oxmon 0.1 releases that \
+                     this oxmon does not have; not inserted",
+                    seed_path.display(),
+                    c.config_key
+                );
+                continue;
+            }
             let setting = RuntimeSetting::find(&c.config_key).ok_or_else(|| at("unknown runtime setting".into()))?;
             setting.check(&c.config).map_err(at)?;
         }
@@ -170,7 +195,7 @@ pub fn init_channels(
 
     use crate::channels::{NewChannel, check_new};
 
-    let config = ServerConfig::load(Some(config_path), vars)?;
+    let config = load_config(config_path, vars)?;
     let text = std::fs::read_to_string(seed_path).with_context(|| format!("reading {}", seed_path.display()))?;
     let seed: ChannelSeed = serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}: not a channels seed file: {e}", seed_path.display()))?;

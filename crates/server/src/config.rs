@@ -58,6 +58,10 @@ pub struct ServerConfig {
     pub tls: Option<TlsConfig>,
     pub log: LogConfig,
     pub http: HttpConfig,
+    /// oxmon 0.1's `[notification]` section: accepted and ignored.
+    pub notification: Option<LegacyNotification>,
+    /// oxmon 0.1's `[alert]` section (`[[alert.rules]]`): accepted and ignored.
+    pub alert: Option<LegacyAlert>,
 }
 
 /// The HTTP listener (REST API, docs, probes).
@@ -71,6 +75,30 @@ pub struct HttpConfig {
     /// an environment variable).
     #[serde(deserialize_with = "origin_list")]
     pub cors_allowed_origins: Vec<String>,
+}
+
+/// `[notification]` of oxmon 0.1.0 to 0.1.3: TOML channels, silence windows
+/// and an aggregation window; shortly before 0.1.4 only
+/// `aggregation_window_secs` and `log_retention_days`. 0.1.4 moved all of
+/// it to the database; so does this oxmon. Its keys are still checked, so a
+/// typo is an error like anywhere else.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LegacyNotification {
+    #[serde(default)]
+    pub channels: Vec<toml::Value>,
+    #[serde(default)]
+    pub silence_windows: Vec<toml::Value>,
+    pub aggregation_window_secs: Option<u64>,
+    pub log_retention_days: Option<u32>,
+}
+
+/// `[alert]` of oxmon 0.1.0 to 0.1.3: rules in TOML (`[[alert.rules]]`).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LegacyAlert {
+    #[serde(default)]
+    pub rules: Vec<toml::Value>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -134,6 +162,8 @@ impl Default for ServerConfig {
             tls: None,
             log: LogConfig::default(),
             http: HttpConfig::default(),
+            notification: None,
+            alert: None,
         }
     }
 }
@@ -245,6 +275,30 @@ impl ServerConfig {
             check_origin(origin).map_err(|why| format!("http.cors_allowed_origins: {origin:?} {why}"))?;
         }
         Ok(())
+    }
+
+    /// One line per deprecated section present, saying that it is ignored
+    /// and what replaces it; the server logs them at WARN at start and the
+    /// `init-*` commands print them.
+    pub fn deprecation_warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.notification.is_some() {
+            out.push(
+                "config: the [notification] section (oxmon 0.1.3 and earlier) is deprecated and ignored: the \
+                 aggregation window and log retention are the runtime settings notification_aggregation_window and \
+                 notification_log_retention (PUT /v1/system/configs/{key} or init-configs); channels and silence \
+                 windows are loaded with init-channels"
+                    .to_owned(),
+            );
+        }
+        if self.alert.is_some() {
+            out.push(
+                "config: the [alert] section (oxmon 0.1.3 and earlier) is deprecated and ignored: alert rules live \
+                 in the database (REST /v1/alerts/rules or init-rules)"
+                    .to_owned(),
+            );
+        }
+        out
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
@@ -515,6 +569,43 @@ max_concurrent = 10
     fn unknown_environment_keys_are_errors_too() {
         let err = ServerConfig::from_toml_and_env("", None, &env(&[("OXMON_SERVER_GRPC_PROT", "1")])).unwrap_err();
         assert!(err.to_string().contains("grpc_prot"), "{err}");
+    }
+
+    fn fixture(name: &str) -> String {
+        let path = format!("{}/tests/fixtures/oxmon-0.1/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    #[test]
+    fn oxmon_0_1_3_notification_and_alert_sections_are_accepted_with_one_warning_each() {
+        // 0.1.3's shipped example: [[alert.rules]], [[notification.channels]].
+        let c = parse(&fixture("server.v0.1.3.example.toml")).unwrap();
+        assert_eq!(c.notification.as_ref().map(|n| n.channels.len()), Some(2));
+        assert_eq!(c.alert.as_ref().map(|a| a.rules.len()), Some(5));
+        let warnings = c.deprecation_warnings();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("[notification] section") && warnings[0].contains("ignored"), "{warnings:?}");
+        assert!(warnings[1].contains("[alert] section") && warnings[1].contains("init-rules"), "{warnings:?}");
+        assert!(warnings.iter().all(|w| !w.contains('\n')), "one line each");
+        // Everything else is read as usual.
+        assert_eq!((c.grpc_port, c.retention_days), (9090, 7));
+
+        // The last form before 0.1.4: aggregation window and log retention.
+        let c = parse(&fixture("server.4dad18c.example.toml")).unwrap();
+        let n = c.notification.as_ref().unwrap();
+        assert_eq!((n.aggregation_window_secs, n.log_retention_days), (Some(60), Some(30)));
+        assert_eq!(c.deprecation_warnings().len(), 1);
+        assert_eq!(c.auth.jwt_secret.as_deref(), Some("your-secret-key-here"));
+
+        assert!(parse("").unwrap().deprecation_warnings().is_empty());
+    }
+
+    #[test]
+    fn legacy_sections_still_refuse_unknown_keys() {
+        let err = parse("[notification]\naggregation_windw_secs = 60").unwrap_err().to_string();
+        assert!(err.contains("aggregation_windw_secs"), "{err}");
+        let err = parse("[alert]\nrulez = []").unwrap_err().to_string();
+        assert!(err.contains("rulez"), "{err}");
     }
 
     #[test]

@@ -422,7 +422,7 @@ impl Validation {
             out.samples.push(Sample {
                 timestamp_ms: p.timestamp_ms,
                 agent_id,
-                metric_name: p.metric_name,
+                metric_name: oxmon_common::metric::canonical_metric_name(p.metric_name),
                 value: p.value,
                 labels: Labels::from_pairs(p.labels),
             });

@@ -81,6 +81,9 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(config.log.format);
+    for warning in config.deprecation_warnings() {
+        tracing::warn!("{warning}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -37,7 +37,11 @@ async fn reported_points_are_visible_through_every_read_endpoint() {
     assert_eq!(page[0]["value"], 40.0);
 
     let names = s.data("/v1/metrics/names").await;
-    assert_eq!(names, serde_json::json!(["cpu.usage", "disk.used_percent", "system.load_1"]));
+    assert_eq!(
+        names,
+        serde_json::json!(["cpu.usage", "disk.used_percent", "load.load_1"]),
+        "0.1's load name is renamed"
+    );
     assert_eq!(s.data("/v1/metrics/agents").await, serde_json::json!(["web-1"]));
 
     let summary = s.data("/v1/metrics/summary?agent_id=web-1&metric_name=cpu.usage").await;
@@ -52,8 +56,8 @@ async fn reported_points_are_visible_through_every_read_endpoint() {
         .collect();
     assert_eq!(
         got,
-        [("cpu.usage".into(), 60.0), ("disk.used_percent".into(), 71.5), ("system.load_1".into(), 0.5)],
-        "README order, 0.1 load names included"
+        [("cpu.usage".into(), 60.0), ("disk.used_percent".into(), 71.5), ("load.load_1".into(), 0.5)],
+        "README order, 0.1's system.load_1 stored as load.load_1"
     );
     assert_eq!(latest[1]["labels"], serde_json::json!({"mount": "/"}));
 

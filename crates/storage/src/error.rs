@@ -20,8 +20,26 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
-    #[error("partition {day} was written by a newer oxmon (schema {found}, this build knows {known})")]
-    PartitionSchema { day: Day, found: i64, known: i64 },
+    /// The file's `user_version` is above what this build knows; the file
+    /// was not written to.
+    #[error(
+        "{what} {} has schema version {found}, but this oxmon knows versions up to {known}: it was written by a \
+         newer oxmon and is left untouched (run that version, or restore a backup made before the upgrade)",
+        path.display()
+    )]
+    NewerSchema { what: &'static str, path: PathBuf, found: i64, known: i64 },
+    /// `user_version` 0 with tables that are not this schema's version 1
+    /// (for instance an oxmon 0.1 database); the file was not written to.
+    #[error("{what} {} is not in a schema this oxmon knows (user_version 0; {detail}); it is left untouched", path.display())]
+    UnrecognisedSchema { what: &'static str, path: PathBuf, detail: String },
+    #[error("cannot migrate {} to schema version {version} ({name})", path.display())]
+    Migration {
+        path: PathBuf,
+        version: i64,
+        name: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
     #[error("cannot write to partition {day}")]
     PartitionWrite {
         day: Day,
@@ -64,7 +82,9 @@ impl Error {
         match self {
             Error::DataDir { .. } => "data_dir",
             Error::PartitionOpen { .. } => "partition_open",
-            Error::PartitionSchema { .. } => "partition_schema",
+            Error::NewerSchema { .. } => "newer_schema",
+            Error::UnrecognisedSchema { .. } => "unrecognised_schema",
+            Error::Migration { .. } => "migration",
             Error::PartitionWrite { .. } => "partition_write",
             Error::PartitionRead { .. } => "partition_read",
             Error::PartitionDelete { .. } => "partition_delete",

@@ -11,6 +11,9 @@
 //! `series(id, agent_id, metric_name, labels)`, a small `head` table that takes
 //! new samples, and the compact `samples` table that closed 10-minute buckets
 //! are moved into in key order, plus a `metrics` view for humans.
+//!
+//! Both kinds of file carry a schema version (`PRAGMA user_version`) and are
+//! migrated step by step when opened (see `migrations.rs`).
 
 #![forbid(unsafe_code)]
 
@@ -19,6 +22,7 @@ mod error;
 pub mod files;
 pub mod legacy;
 pub mod management;
+mod migrations;
 mod partition;
 pub mod reader;
 pub mod writer;
@@ -35,6 +39,16 @@ pub struct Sample {
     pub metric_name: String,
     pub value: f64,
     pub labels: Labels,
+}
+
+/// The schema version (`PRAGMA user_version`) this build gives `cert.db`.
+pub fn management_schema_version() -> i64 {
+    management::MANAGEMENT_SCHEMA.latest()
+}
+
+/// The schema version (`PRAGMA user_version`) this build gives a partition.
+pub fn partition_schema_version() -> i64 {
+    partition::PARTITION_SCHEMA.latest()
 }
 
 /// File name of the management database inside the data directory (the

@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use rand::RngCore;
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
 
 pub use agents::AgentRecord;
 pub use alerts::{
@@ -44,6 +44,45 @@ pub use whitelist::WhitelistEntry;
 
 use crate::MANAGEMENT_DB;
 use crate::error::{Error, Result};
+use crate::migrations::{self, Migration, Schema};
+
+/// The versions of `cert.db`'s schema (`PRAGMA user_version`), see
+/// `migrations.rs`. Version 1 is the tables of the submodules' `SCHEMA`
+/// constants, which are frozen: a change is a new step here.
+pub(crate) static MANAGEMENT_SCHEMA: Schema<()> = Schema {
+    what: "management database",
+    migrations: &[
+        Migration { version: 1, name: "initial schema (oxmon before versioned migrations)", up: create_v1 },
+        Migration {
+            version: 2,
+            name: "index alert_events by rule, agent and status (recoveries resolve open events by series)",
+            up: |tx, _| {
+                tx.execute_batch(
+                    "CREATE INDEX alert_events_series ON alert_events (rule_id, agent_id, status, timestamp_ms);",
+                )
+            },
+        },
+    ],
+};
+
+fn create_v1(tx: &Transaction<'_>, _: &()) -> rusqlite::Result<()> {
+    for schema in [
+        agents::SCHEMA,
+        users::SCHEMA,
+        whitelist::SCHEMA,
+        rules::SCHEMA,
+        silence::SCHEMA,
+        configs::SCHEMA,
+        dictionaries::SCHEMA,
+        alerts::SCHEMA,
+        channels::SCHEMA,
+        notification_logs::SCHEMA,
+        certs::SCHEMA,
+    ] {
+        tx.execute_batch(schema)?;
+    }
+    Ok(())
+}
 
 /// Outcome of a write that may hit a unique name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,30 +98,20 @@ pub struct Management {
 }
 
 impl Management {
-    /// Opens (creating and migrating) `cert.db` in `data_dir`.
+    /// Opens `cert.db` in `data_dir`, creating it or migrating it to the
+    /// latest schema. A file of a newer schema ([`Error::NewerSchema`]) or
+    /// of an unknown one ([`Error::UnrecognisedSchema`], e.g. oxmon 0.1's) is
+    /// refused without being written to.
     pub fn open(data_dir: &Path) -> Result<Self> {
         crate::files::private_dir(data_dir).map_err(|source| Error::DataDir { path: data_dir.to_owned(), source })?;
         let path = data_dir.join(MANAGEMENT_DB);
+        migrations::inspect(&path, &MANAGEMENT_SCHEMA, &(), Error::Management)?;
         crate::files::private_file(&path).map_err(|source| Error::DataDir { path: path.clone(), source })?;
-        let conn = Connection::open(&path).map_err(Error::Management)?;
+        let mut conn = Connection::open(&path).map_err(Error::Management)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(Error::Management)?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(Error::Management)?;
-        for schema in [
-            agents::SCHEMA,
-            users::SCHEMA,
-            whitelist::SCHEMA,
-            rules::SCHEMA,
-            silence::SCHEMA,
-            configs::SCHEMA,
-            dictionaries::SCHEMA,
-            alerts::SCHEMA,
-            channels::SCHEMA,
-            notification_logs::SCHEMA,
-            certs::SCHEMA,
-        ] {
-            conn.execute_batch(schema).map_err(Error::Management)?;
-        }
+        migrations::migrate(&mut conn, &path, &MANAGEMENT_SCHEMA, &(), Error::Management)?;
         Ok(Self { conn: Mutex::new(conn) })
     }
 

@@ -14,13 +14,23 @@ use std::path::Path;
 use std::time::Duration;
 
 use oxmon_common::metric::Labels;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 use crate::day::{BUCKET_MS, BUCKETS_PER_DAY, Day};
 use crate::error::{Error, Result};
+use crate::migrations::{self, Migration, Schema};
 
-/// Schema version written to `PRAGMA user_version`.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+/// The versions of a partition's schema (`PRAGMA user_version`), see
+/// `migrations.rs`. Version 1's DDL below is frozen: changes are new steps.
+pub(crate) static PARTITION_SCHEMA: Schema<Day> = Schema {
+    what: "partition",
+    migrations: &[Migration { version: 1, name: "series, head and samples tables, metrics view", up: create_v1 }],
+};
+
+fn create_v1(tx: &Transaction<'_>, day: &Day) -> rusqlite::Result<()> {
+    tx.execute_batch(SCHEMA)?;
+    tx.execute_batch(&metrics_view(*day))
+}
 
 /// A bucket is compacted once it ended this long ago, so that samples a
 /// little late still go straight to their final place.
@@ -70,25 +80,21 @@ fn metrics_view(day: Day) -> String {
     )
 }
 
-/// Opens (creating if needed) the partition of `day` in `dir` for writing.
+/// Opens (creating if needed) the partition of `day` in `dir` for writing,
+/// migrating it to the latest schema; refuses, untouched, a file of a newer
+/// schema or of an unknown one (an oxmon 0.1 partition).
 pub(crate) fn open_for_write(dir: &Path, day: Day) -> Result<Connection> {
     let open_err = |source| Error::PartitionOpen { day, source };
     let path = dir.join(day.file_name());
+    migrations::inspect(&path, &PARTITION_SCHEMA, &day, open_err)?;
     crate::files::private_file(&path).map_err(|source| Error::DataDir { path: path.clone(), source })?;
-    let conn = Connection::open(&path).map_err(open_err)?;
+    let mut conn = Connection::open(&path).map_err(open_err)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(open_err)?;
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(open_err)?;
-    if version > SCHEMA_VERSION {
-        return Err(Error::PartitionSchema { day, found: version, known: SCHEMA_VERSION });
-    }
     // WAL lets readers run beside the writer; FULL makes every commit durable
     // before the caller is told its samples are stored (group commit pays one
     // fsync for many batches).
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;").map_err(open_err)?;
-    if version < SCHEMA_VERSION {
-        let ddl = format!("BEGIN; {SCHEMA} {} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;", metrics_view(day));
-        conn.execute_batch(&ddl).map_err(open_err)?;
-    }
+    migrations::migrate(&mut conn, &path, &PARTITION_SCHEMA, &day, open_err)?;
     Ok(conn)
 }
 

@@ -1,6 +1,7 @@
 //! Reading a channel config object key by key, so every error names the
 //! key it is about.
 
+use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 
 use crate::channel::ConfigError;
@@ -98,6 +99,21 @@ impl<'a> Fields<'a> {
             }
             Some(other) => Err(bad(other)),
         }
+    }
+
+    /// Optional HTTP headers: an object of string values, each a valid header
+    /// name and value. Values are marked sensitive (they may be credentials).
+    pub(crate) fn headers(&self, key: &str) -> Result<Vec<(HeaderName, HeaderValue)>, ConfigError> {
+        let mut headers = Vec::new();
+        for (name, value) in self.string_map(key)? {
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| self.error(format!("{key}: {name:?} is not a valid header name")))?;
+            let mut v = HeaderValue::from_str(&value)
+                .map_err(|_| self.error(format!("{key}: the value of {name:?} is not a valid header value")))?;
+            v.set_sensitive(true);
+            headers.push((n, v));
+        }
+        Ok(headers)
     }
 
     /// A required `http://` or `https://` URL.

@@ -32,7 +32,7 @@ impl Sms {
         let mut report = ReportBuilder::new(None);
         let phones: Vec<&str> = recipients.iter().map(|r| r.trim()).filter(|r| !r.is_empty()).collect();
         match &self.config {
-            SmsConfig::Generic(c) => generic::send(&self.http, c, &text, &phones, &mut report).await,
+            SmsConfig::Generic(c) => generic::send(&self.http, c, alert, &text, &phones, &mut report).await,
             SmsConfig::Aliyun(c) => aliyun::send(&self.http, c, &text, &phones, &mut report).await,
             SmsConfig::Tencent(c) => tencent::send(&self.http, c, &text, &phones, &mut report).await,
         }

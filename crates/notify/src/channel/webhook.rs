@@ -118,12 +118,21 @@ pub fn default_body(alert: &Alert) -> Value {
 /// inside of a JSON string; unknown `{{...}}` stay as written. One pass, so
 /// a value that itself contains `{{...}}` is not expanded again.
 pub fn render_template(template: &str, alert: &Alert) -> String {
+    render_template_with(template, alert, &[])
+}
+
+/// [`render_template`] with `extra` placeholders (name, value) besides
+/// [`PLACEHOLDERS`], escaped the same way (the SMS gateway's `recipient`).
+pub fn render_template_with(template: &str, alert: &Alert, extra: &[(&str, &str)]) -> String {
+    let lookup = |name: &str| {
+        extra.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned()).or_else(|| placeholder(alert, name))
+    };
     let mut out = String::with_capacity(template.len() + 64);
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        match after.find("}}").and_then(|end| placeholder(alert, after[..end].trim()).map(|v| (end, v))) {
+        match after.find("}}").and_then(|end| lookup(after[..end].trim()).map(|v| (end, v))) {
             Some((end, value)) => {
                 push_escaped(&mut out, &value);
                 rest = &after[end + 2..];

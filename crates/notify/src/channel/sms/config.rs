@@ -3,6 +3,9 @@
 
 use std::fmt;
 
+use reqwest::Method;
+use reqwest::header::{HeaderName, HeaderValue};
+
 use crate::channel::ConfigError;
 use crate::channel::fields::{Fields, check_url};
 use crate::secret::Secret;
@@ -14,9 +17,18 @@ pub enum SmsConfig {
     Tencent(TencentConfig),
 }
 
+/// A generic HTTP gateway. `url`, `method`, `headers` and `body_template`
+/// are the keys of oxmon 0.1's seed example (`sms_generic`).
 pub struct GenericConfig {
     pub(crate) gateway_url: String,
-    pub(crate) api_key: Secret,
+    /// Sent as `Authorization: Bearer <api_key>` when given.
+    pub(crate) api_key: Option<Secret>,
+    /// POST (default) or PUT.
+    pub(crate) method: Method,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    /// The body with webhook placeholders plus `{{recipient}}`; without it,
+    /// `{"to": phone, "message": text}`.
+    pub(crate) body_template: Option<String>,
 }
 
 #[derive(Debug)]
@@ -52,10 +64,28 @@ impl SmsConfig {
         let provider = f.opt_string("provider")?.unwrap_or_else(|| "generic".into());
         match provider.as_str() {
             "generic" => {
-                f.only(&["provider", "gateway_url", "api_key"])?;
+                f.only(&["provider", "gateway_url", "url", "api_key", "method", "headers", "body_template"])?;
+                let gateway_url = match (f.opt_string("gateway_url")?, f.opt_string("url")?) {
+                    (Some(_), Some(_)) => return Err(f.error("give gateway_url or url (0.1's name for it), not both")),
+                    (None, Some(_)) => f.url("url")?,
+                    _ => f.url("gateway_url")?,
+                };
+                let method = match f.opt_string("method")?.map(|m| m.to_ascii_uppercase()).as_deref() {
+                    None | Some("POST") => Method::POST,
+                    Some("PUT") => Method::PUT,
+                    Some(other) => return Err(f.error(format!("method must be POST or PUT, got {other:?}"))),
+                };
+                let headers = f.headers("headers")?;
+                let api_key = f.opt_secret("api_key")?;
+                if api_key.is_some() && headers.iter().any(|(n, _)| n == reqwest::header::AUTHORIZATION) {
+                    return Err(f.error("give api_key or an Authorization header, not both"));
+                }
                 Ok(SmsConfig::Generic(GenericConfig {
-                    gateway_url: f.url("gateway_url")?,
-                    api_key: f.secret("api_key")?,
+                    gateway_url,
+                    api_key,
+                    method,
+                    headers,
+                    body_template: f.opt_string("body_template")?,
                 }))
             }
             "aliyun" => {
@@ -126,6 +156,9 @@ impl fmt::Debug for GenericConfig {
         f.debug_struct("GenericConfig")
             .field("gateway_url", &crate::channel::redact_url(&self.gateway_url))
             .field("api_key", &self.api_key)
+            .field("method", &self.method)
+            .field("headers", &self.headers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>())
+            .field("body_template", &self.body_template)
             .finish()
     }
 }
@@ -150,6 +183,11 @@ mod tests {
         );
         assert_eq!(err(r#"{"provider":"aliyun","access_key_id":"i"}"#), "sms config: access_key_secret is required");
         assert!(err(r#"{"provider":"tencent","gateway_url":"x"}"#).contains("unknown key \"gateway_url\""));
+        assert_eq!(err(r#"{"api_key":"k"}"#), "sms config: gateway_url is required");
+        assert!(err(r#"{"url":"https://a/","gateway_url":"https://b/"}"#).contains("not both"));
+        assert!(err(r#"{"url":"https://a/","method":"GET"}"#).contains("method must be POST or PUT"));
+        assert!(err(r#"{"url":"https://a/","headers":{"Bad Name":"x"}}"#).contains("not a valid header name"));
+        assert!(err(r#"{"url":"sms-gateway"}"#).contains("url must be an http(s) URL"));
         let e = err(
             r#"{"provider":"aliyun","access_key_id":"i","access_key_secret":"s","sign_name":"n","template_code":"c","template_param":"[1]"}"#,
         );

@@ -17,16 +17,7 @@ pub struct WebhookConfig {
 impl WebhookConfig {
     pub(crate) fn parse(f: &Fields<'_>) -> Result<Self, ConfigError> {
         f.only(KEYS)?;
-        let mut headers = Vec::new();
-        for (name, value) in f.string_map("headers")? {
-            let n = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| f.error(format!("headers: {name:?} is not a valid header name")))?;
-            let mut v = HeaderValue::from_str(&value)
-                .map_err(|_| f.error(format!("headers: the value of {name:?} is not a valid header value")))?;
-            v.set_sensitive(true);
-            headers.push((n, v));
-        }
-        Ok(Self { body_template: f.opt_string("body_template")?, headers })
+        Ok(Self { body_template: f.opt_string("body_template")?, headers: f.headers("headers")? })
     }
 }
 
