@@ -73,8 +73,12 @@ if [[ -n ${OXMON_MOCK_REPORT_BIN:-} ]]; then
 else
   target=${CARGO_TARGET_DIR:-$root/target}
   case $build_mode in
-    debug) (cd "$root" && cargo build -q -p oxmon-server --bin oxmon-mock-report); reporter=$target/debug/oxmon-mock-report ;;
-    release) (cd "$root" && cargo build -q --release -p oxmon-server --bin oxmon-mock-report); reporter=$target/release/oxmon-mock-report ;;
+    debug|release)
+      # Cargo's own progress goes to stderr: a first build takes minutes.
+      echo "==> building oxmon-mock-report ($build_mode; the first build takes a few minutes, later ones seconds)"
+      profile=(); [[ $build_mode == release ]] && profile=(--release)
+      (cd "$root" && cargo build "${profile[@]}" -p oxmon-server --bin oxmon-mock-report)
+      reporter=$target/$build_mode/oxmon-mock-report ;;
     skip) reporter=$(command -v oxmon-mock-report || echo "$target/debug/oxmon-mock-report") ;;
   esac
 fi
@@ -144,9 +148,11 @@ args=(--server-endpoint "$grpc_endpoint" --scenario "$scenario" --agent-count "$
 [[ -n $auth_token ]] && args+=(--auth-token "$auth_token")
 [[ -n $auth_token_file ]] && args+=(--auth-token-file "$auth_token_file")
 [[ $print_payload == 1 ]] && args+=(--print-payload)
+echo "==> reporting scenario '$scenario' to $grpc_endpoint"
 "$reporter" "${args[@]}"
 
 # --- what the server made of it ---------------------------------------------
+echo "==> waiting ${wait_alert_secs}s for the alert engine, then reading the alert API"
 sleep "$wait_alert_secs"
 if [[ -z $jwt && $api_password != changeme ]]; then login; fi
 if [[ -n $jwt ]]; then
