@@ -314,7 +314,10 @@ impl RuleState {
 
 enum Transition {
     /// The first event of an alert, or a reminder (`active.reminders > 0`).
-    Fired { firing: Firing, active: Active },
+    Fired {
+        firing: Firing,
+        active: Active,
+    },
     Recovered(Active),
 }
 

@@ -450,8 +450,16 @@ mod tests {
         );
         check_err("rate_of_change", r#"{"rate_threshold":5,"mode":"ratio"}"#, "unknown variant `ratio`");
         check_err("rate_of_change", r#"{"rate_threshold":5,"direction":"up"}"#, "unknown variant `up`");
-        check_err("trend_prediction", r#"{"predict_threshold":1,"min_coverage":1.5}"#, "min_coverage must be between 0 and 1");
-        check_err("trend_prediction", r#"{"predict_threshold":1,"min_r_squared":-0.1}"#, "min_r_squared must be between 0 and 1");
+        check_err(
+            "trend_prediction",
+            r#"{"predict_threshold":1,"min_coverage":1.5}"#,
+            "min_coverage must be between 0 and 1",
+        );
+        check_err(
+            "trend_prediction",
+            r#"{"predict_threshold":1,"min_r_squared":-0.1}"#,
+            "min_r_squared must be between 0 and 1",
+        );
         check_err(
             "cert_expiration",
             r#"{"warning_days":5,"critical_days":7}"#,

@@ -155,7 +155,10 @@ async fn the_real_agent_on_this_host_raises_no_alert_the_host_does_not_justify()
     let config = dir.path().join("agent.toml");
     std::fs::write(
         &config,
-        format!("agent_id = \"{AGENT_ID}\"\nserver_endpoint = \"{}\"\ncollection_interval_secs = 10\n", s.server.grpc_addr),
+        format!(
+            "agent_id = \"{AGENT_ID}\"\nserver_endpoint = \"{}\"\ncollection_interval_secs = 10\n",
+            s.server.grpc_addr
+        ),
     )
     .unwrap();
     let mut cmd = Command::new(agent_binary());
@@ -185,9 +188,10 @@ async fn the_real_agent_on_this_host_raises_no_alert_the_host_does_not_justify()
     for e in &events {
         if e.recovered {
             // A recovery needs a justified alert of the same series before it.
-            if !fired.iter().any(|(rule, labels, ts): &(String, Labels, i64)| {
-                *rule == e.rule && *labels == e.labels && *ts <= e.ts
-            }) {
+            if !fired
+                .iter()
+                .any(|(rule, labels, ts): &(String, Labels, i64)| *rule == e.rule && *labels == e.labels && *ts <= e.ts)
+            {
                 unjustified.push(format!("{}\n    recovery without a justified alert", e.line));
             }
             continue;

@@ -189,8 +189,9 @@ fn trend_prediction_reports_when_the_line_reaches_the_threshold() {
 fn rate_of_change_modes_and_directions() {
     use Direction::*;
     use RateMode::*;
-    // (mode, direction, threshold, points, expected)
-    let cases: &[(RateMode, Direction, f64, &[(i64, f64)], &str)] = &[
+    /// (mode, direction, threshold, points, expected)
+    type Case = (RateMode, Direction, f64, &'static [(i64, f64)], &'static str);
+    let cases: &[Case] = &[
         // The idle host: memory at 6 % moving by about a fifth of itself.
         (Percent, Both, 20.0, &[(0, 6.0), (10, 7.3)], "10:F7.3"),
         (Points, Both, 20.0, &[(0, 6.0), (10, 7.3)], ""),
@@ -249,12 +250,10 @@ fn a_trend_needs_window_coverage_before_it_predicts() {
 #[test]
 fn a_trend_needs_a_good_fit_before_it_predicts() {
     // Noise of ±3 around a slowly rising line: R² well below 0.5.
-    let noisy: Vec<(i64, f64)> = (0..=60)
-        .map(|i| (i * 60, 80.0 + i as f64 * 0.1 + if i % 2 == 0 { 3.0 } else { -3.0 }))
-        .collect();
+    let noisy: Vec<(i64, f64)> =
+        (0..=60).map(|i| (i * 60, 80.0 + i as f64 * 0.1 + if i % 2 == 0 { 3.0 } else { -3.0 })).collect();
     let fires = |min_r_squared| {
-        let mut engine =
-            Engine::new(vec![rule("t", trend_with(95.0, 86_400, 3600, 60, 0.5, min_r_squared))]).unwrap();
+        let mut engine = Engine::new(vec![rule("t", trend_with(95.0, 86_400, 3600, 60, 0.5, min_r_squared))]).unwrap();
         !run(&mut engine, &noisy).is_empty()
     };
     assert!(fires(0.0), "without a fit requirement the noise predicts a breach");

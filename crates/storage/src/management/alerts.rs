@@ -398,7 +398,7 @@ mod tests {
         reminder.first_triggered_at_ms = Some(1_000);
         let out = m.record_alert_events(vec![EventWrite::Remind(reminder)], 700).unwrap();
         let updated = m.alert_event(&stored[0].id).unwrap().unwrap();
-        assert_eq!(out, [updated.clone()], "the stored row is returned");
+        assert_eq!(out, std::slice::from_ref(&updated), "the stored row is returned");
         assert_eq!(
             (updated.severity.as_str(), updated.message.as_str(), updated.value, updated.timestamp_ms),
             ("critical", "still hot", 99.0, 9_000)
@@ -415,7 +415,8 @@ mod tests {
 
         // Resolved through the API meanwhile: the reminder opens a new event.
         m.resolve_alert(&stored[0].id, 702).unwrap();
-        let out = m.record_alert_events(vec![EventWrite::Remind(event("r1", "a", "critical", 10_000, STATUS_OPEN))], 703);
+        let out =
+            m.record_alert_events(vec![EventWrite::Remind(event("r1", "a", "critical", 10_000, STATUS_OPEN))], 703);
         let out = out.unwrap();
         assert_ne!(out[0].id, stored[0].id);
         assert_eq!(m.active_alerts(0, 10, 0).unwrap().len(), 2);
