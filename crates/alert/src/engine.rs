@@ -76,8 +76,12 @@ struct Series {
 /// A series whose rule has fired and not yet recovered.
 #[derive(Clone, Copy, Debug)]
 struct Active {
+    /// Sample time of the first firing evaluation.
     first_triggered_ms: i64,
+    /// `now_ms` of the last emitted event (silences run on the server clock).
     last_emitted_ms: i64,
+    /// Reminders emitted so far.
+    reminders: u32,
     /// Severity and threshold of the last emitted event.
     severity: Severity,
     threshold: f64,
@@ -256,33 +260,35 @@ impl RuleState {
         }
         let subject = Subject { metric: point.metric, labels: point.labels, agent_id: point.agent_id };
         let firing = eval::evaluate(&self.rule.config, self.rule.severity, &series.window, &subject);
-        let current = series.window.newest().map_or(point.value, |s| s.value);
+        // Evaluations judge the window as of its newest sample: that is the
+        // sample an event is about, and its time is the event's.
+        let current = series.window.newest().unwrap_or(sample);
         if let Some(transition) =
-            series.transition(firing, now_ms, self.compiled.silence_ms, self.compiled.recover_after)
+            series.transition(firing, current.ts_ms, now_ms, self.compiled.silence_ms, self.compiled.recover_after)
         {
-            events.push(self.event(transition, &subject, current, now_ms));
+            events.push(self.event(transition, &subject, current));
         }
     }
 
-    fn event(&self, transition: Transition, subject: &Subject<'_>, current: f64, now_ms: i64) -> Event {
-        let (kind, severity, message, value, threshold, predicted_breach_ms, first_triggered_ms) = match transition {
-            Transition::Fired { firing, first_triggered_ms } => (
-                EventKind::Fired,
+    fn event(&self, transition: Transition, subject: &Subject<'_>, current: Sample) -> Event {
+        let (kind, severity, message, value, threshold, predicted_breach_ms, active) = match transition {
+            Transition::Fired { firing, active } => (
+                if active.reminders == 0 { EventKind::Fired } else { EventKind::Reminder },
                 firing.severity,
                 firing.message,
                 firing.value,
                 firing.threshold,
                 firing.predicted_breach_ms,
-                first_triggered_ms,
+                active,
             ),
             Transition::Recovered(active) => (
                 EventKind::Recovered,
                 active.severity,
                 format!("[RECOVERED] {subject} has returned to normal on {}", subject.agent_id),
-                current,
+                current.value,
                 active.threshold,
                 None,
-                active.first_triggered_ms,
+                active,
             ),
         };
         Event {
@@ -296,9 +302,10 @@ impl RuleState {
             value,
             threshold,
             labels: subject.labels.clone(),
-            timestamp_ms: now_ms,
+            timestamp_ms: current.ts_ms,
             predicted_breach_ms,
-            first_triggered_at_ms: Some(first_triggered_ms),
+            first_triggered_at_ms: Some(active.first_triggered_ms),
+            reminders: active.reminders,
         }
     }
 }
@@ -306,16 +313,22 @@ impl RuleState {
 // === impl Series ===
 
 enum Transition {
-    Fired { firing: Firing, first_triggered_ms: i64 },
+    /// The first event of an alert, or a reminder (`active.reminders > 0`).
+    Fired {
+        firing: Firing,
+        active: Active,
+    },
     Recovered(Active),
 }
 
 impl Series {
-    /// Applies one evaluation to the alert state: fire, remind, suppress,
-    /// count towards recovery or recover.
+    /// Applies one evaluation of the window whose newest sample is at
+    /// `sample_ms` to the alert state: fire, remind, suppress, count towards
+    /// recovery or recover.
     fn transition(
         &mut self,
         firing: Option<Firing>,
+        sample_ms: i64,
         now_ms: i64,
         silence_ms: i64,
         recover_after: u32,
@@ -330,19 +343,22 @@ impl Series {
                     return None;
                 }
                 active.last_emitted_ms = now_ms;
+                active.reminders = active.reminders.saturating_add(1);
                 active.severity = firing.severity;
                 active.threshold = firing.threshold;
-                Some(Transition::Fired { firing, first_triggered_ms: active.first_triggered_ms })
+                Some(Transition::Fired { firing, active: *active })
             }
             (Some(firing), None) => {
-                self.active = Some(Active {
-                    first_triggered_ms: now_ms,
+                let active = Active {
+                    first_triggered_ms: sample_ms,
                     last_emitted_ms: now_ms,
+                    reminders: 0,
                     severity: firing.severity,
                     threshold: firing.threshold,
                     oks: 0,
-                });
-                Some(Transition::Fired { firing, first_triggered_ms: now_ms })
+                };
+                self.active = Some(active);
+                Some(Transition::Fired { firing, active })
             }
             (None, Some(active)) => {
                 active.oks += 1;

@@ -30,20 +30,26 @@
 //!   Two samples more than 2 × `duration_secs` apart break the run. With
 //!   `duration_secs = 0` a single breaching sample fires.
 //! * **`rate_of_change`** compares the newest sample with the oldest one
-//!   within `window_secs` of it (two distinct times needed): the change in
-//!   percent of the older value's magnitude fires when its absolute value
-//!   exceeds `rate_threshold`. An older value of about 0 gives no alert.
+//!   within `window_secs` of it (two distinct times needed): the change, in
+//!   percent of the older value's magnitude (`mode: percent`; an older value
+//!   of about 0 gives no alert) or in the metric's unit (`mode: points`),
+//!   fires when it exceeds `rate_threshold` in the rule's `direction`
+//!   (`both`: either way, `increase`, `decrease`).
 //! * **`trend_prediction`** fits a least-squares line to the samples of the
-//!   last `window_secs` (at least `min_data_points`) and fires when, rising,
-//!   it reaches `predict_threshold` between `min_lead_secs` and
-//!   `horizon_secs` after the newest sample. A series already at or above
-//!   the threshold (newest value or fit) gives no alert.
+//!   last `window_secs` (at least `min_data_points`, spanning at least
+//!   `min_coverage` of the window, with an R² of at least `min_r_squared`)
+//!   and fires when, rising, it reaches `predict_threshold` between
+//!   `min_lead_secs` and `horizon_secs` after the newest sample. A series
+//!   already at or above the threshold (newest value or fit) gives no alert.
 //! * **`cert_expiration`** reads the newest days-until-expiry: at or below
 //!   `critical_days` is critical, at or below `warning_days` a warning.
 //! * **Dedup.** After a `Fired` event, further firing evaluations within
-//!   `silence_secs` (by `now_ms`) are suppressed; later ones emit a reminder
-//!   with the same `first_triggered_at_ms`. A higher severity than the last
-//!   emitted one is emitted at once.
+//!   `silence_secs` (by `now_ms`) are suppressed; later ones emit a
+//!   `Reminder` with the same `first_triggered_at_ms`. A higher severity than
+//!   the last emitted one is emitted at once (as a `Reminder`).
+//! * **Event time.** An event's `timestamp_ms` is the time of the newest
+//!   sample of its series, the one the evaluation judged; `now_ms` only
+//!   drives silences and expiry.
 //! * **Recovery.** An active series that evaluates not-firing
 //!   [`RECOVERY_EVALUATIONS`] times in a row emits one `Recovered` event and
 //!   its alert state resets; a firing evaluation in between restarts the
@@ -77,8 +83,12 @@ pub struct Point<'a> {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventKind {
-    /// A series started firing, or a reminder after `silence_secs`.
+    /// A series started firing.
     Fired,
+    /// A series still firing after `silence_secs` (or firing at a higher
+    /// severity): the alert of its `Fired` event again, to be notified and to
+    /// update that stored event rather than open another.
+    Reminder,
     /// An active series evaluated not-firing [`RECOVERY_EVALUATIONS`] times.
     Recovered,
 }
@@ -87,6 +97,7 @@ impl EventKind {
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Fired => "fired",
+            EventKind::Reminder => "reminder",
             EventKind::Recovered => "recovered",
         }
     }
@@ -110,11 +121,16 @@ pub struct Event {
     /// The limit that was crossed (a recovery: that of the last fired event).
     pub threshold: f64,
     pub labels: Labels,
-    /// `now_ms` of the evaluation that emitted the event.
+    /// Time of the sample the event is about: the newest sample of the
+    /// series when it was evaluated (not the arrival or evaluation time, so
+    /// a backlog's events carry the times its samples were taken).
     pub timestamp_ms: i64,
     /// `trend_prediction` only: when the fitted line reaches the threshold.
     pub predicted_breach_ms: Option<i64>,
-    /// When the series started firing (the first `Fired` event's time);
+    /// When the series started firing (the `Fired` event's `timestamp_ms`);
     /// reminders and the recovery repeat it.
     pub first_triggered_at_ms: Option<i64>,
+    /// Reminders of this alert so far, this one included: 0 for `Fired`,
+    /// n for the n-th `Reminder`; a recovery carries the total.
+    pub reminders: u32,
 }

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use oxmon_alert::{Engine, Event, EventKind, Point, Rule};
 use oxmon_common::metric::Labels;
-use oxmon_common::rule::{Operator, RateOfChangeConfig, RuleConfig, Severity, ThresholdConfig, TrendPredictionConfig};
+use oxmon_common::rule::{
+    Direction, Operator, RateMode, RateOfChangeConfig, RuleConfig, Severity, ThresholdConfig, TrendPredictionConfig,
+};
 use proptest::prelude::*;
 
 const T0: i64 = 1_750_000_000_000;
@@ -105,9 +107,14 @@ proptest! {
         replay(&mut engine, &steps, |step, _, events, _| {
             let h = history.entry(step.mount).or_default();
             h.insert(step.ts_secs, step.value);
-            for e in events.iter().filter(|e| e.kind == EventKind::Fired) {
+            for e in events.iter().filter(|e| e.kind != EventKind::Recovered) {
                 assert_eq!(e.labels, labels(step.mount));
                 assert!(breached_for(h, duration_secs as i64), "fired without a {duration_secs}s breach: {h:?}");
+            }
+            // Every event is stamped with its series' newest sample, whatever the clock.
+            let newest = h.last_key_value().map(|(ts, _)| T0 + ts * 1000);
+            for e in events {
+                assert_eq!(Some(e.timestamp_ms), newest, "{e:?}");
             }
         });
     }
@@ -162,25 +169,35 @@ proptest! {
     ) {
         let config = match kind {
             0 => threshold(30),
-            1 => RuleConfig::RateOfChange(RateOfChangeConfig { rate_threshold: 30.0, window_secs: 120 }),
+            1 => RuleConfig::RateOfChange(RateOfChangeConfig {
+                rate_threshold: 30.0,
+                window_secs: 120,
+                mode: RateMode::Percent,
+                direction: Direction::Both,
+            }),
             _ => RuleConfig::TrendPrediction(TrendPredictionConfig {
                 predict_threshold: 99.0,
                 horizon_secs: 3600,
                 min_data_points: 3,
                 window_secs: 600,
                 min_lead_secs: 0,
+                min_coverage: 0.0,
+                min_r_squared: 0.0,
             }),
         };
         let mut engine = Engine::new(vec![rule("r", silence_secs, config)]).unwrap();
         // Per series: the first trigger time of the open alert, if any.
         let mut open: HashMap<u8, i64> = HashMap::new();
-        replay(&mut engine, &steps, |step, now, events, engine| {
+        replay(&mut engine, &steps, |step, _, events, engine| {
             for e in events {
                 let first = e.first_triggered_at_ms.unwrap();
                 match e.kind {
                     EventKind::Fired => {
-                        let expected_first = *open.entry(step.mount).or_insert(now);
-                        assert_eq!(first, expected_first, "a reminder keeps the first trigger time");
+                        assert_eq!(first, e.timestamp_ms, "an alert starts at the sample that fired it");
+                        assert_eq!(open.insert(step.mount, first), None, "fired while already open");
+                    }
+                    EventKind::Reminder => {
+                        assert_eq!(open.get(&step.mount), Some(&first), "a reminder keeps the first trigger time");
                     }
                     EventKind::Recovered => {
                         assert_eq!(open.remove(&step.mount), Some(first), "recovered without a fired event");
@@ -201,13 +218,26 @@ proptest! {
         let (duration_secs, window_secs, silence_secs) = spans;
         let rules = vec![
             rule("t", silence_secs, threshold(duration_secs)),
-            rule("r", silence_secs, RuleConfig::RateOfChange(RateOfChangeConfig { rate_threshold: 1.0, window_secs: window_secs.max(1) })),
+            rule("r", silence_secs, RuleConfig::RateOfChange(RateOfChangeConfig {
+                rate_threshold: 1.0,
+                window_secs: window_secs.max(1),
+                mode: RateMode::Percent,
+                direction: Direction::Both,
+            })),
+            rule("q", silence_secs, RuleConfig::RateOfChange(RateOfChangeConfig {
+                rate_threshold: 1.0,
+                window_secs: window_secs.max(1),
+                mode: RateMode::Points,
+                direction: Direction::Increase,
+            })),
             rule("p", silence_secs, RuleConfig::TrendPrediction(TrendPredictionConfig {
                 predict_threshold: 1e300,
                 horizon_secs: u64::MAX,
                 min_data_points: 2,
                 window_secs: window_secs.max(1),
                 min_lead_secs: 0,
+                min_coverage: 0.5,
+                min_r_squared: 0.5,
             })),
         ];
         let mut engine = Engine::new(rules).unwrap();

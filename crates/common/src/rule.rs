@@ -117,10 +117,63 @@ pub struct ThresholdConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateOfChangeConfig {
-    /// Percent change (absolute) that fires.
+    /// Change that fires: percent of the older value (`mode: percent`) or
+    /// units of the metric (`mode: points`, percentage points for `*_percent`
+    /// metrics).
     pub rate_threshold: f64,
     #[serde(default = "default_window")]
     pub window_secs: u64,
+    /// How the change is measured (new in 0.2; default `percent`, 0.1's).
+    #[serde(default, skip_serializing_if = "RateMode::is_percent")]
+    pub mode: RateMode,
+    /// Which changes fire (new in 0.2; default `both`, 0.1's).
+    #[serde(default, skip_serializing_if = "Direction::is_both")]
+    pub direction: Direction,
+}
+
+/// How a `rate_of_change` rule measures a change.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateMode {
+    /// Relative: `(new − old) / |old| × 100` (0.1). Small bases make small
+    /// moves look large: 6 % → 7.3 % memory is +21 %.
+    #[default]
+    Percent,
+    /// Absolute: `new − old`, in the metric's unit (percentage points for
+    /// `*_percent` metrics): 6 % → 7.3 % is +1.3.
+    Points,
+}
+
+impl RateMode {
+    pub fn is_percent(&self) -> bool {
+        *self == RateMode::Percent
+    }
+}
+
+/// Which changes a `rate_of_change` rule reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Rises and drops (0.1).
+    #[default]
+    Both,
+    Increase,
+    Decrease,
+}
+
+impl Direction {
+    pub fn is_both(&self) -> bool {
+        *self == Direction::Both
+    }
+
+    /// Whether a signed change of this size, in the rule's unit, fires.
+    pub fn exceeds(self, change: f64, threshold: f64) -> bool {
+        match self {
+            Direction::Both => change.abs() > threshold,
+            Direction::Increase => change > threshold,
+            Direction::Decrease => -change > threshold,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -139,6 +192,21 @@ pub struct TrendPredictionConfig {
     /// default 0 reports every breach within the horizon, as 0.1 did.
     #[serde(default)]
     pub min_lead_secs: u64,
+    /// Fraction of `window_secs` the fitted samples must span, 0 to 1 (new
+    /// in 0.2). The default 0.5 fixes a 0.1 defect: three samples taken 20 s
+    /// after start were extrapolated over a day.
+    #[serde(default = "default_min_coverage", skip_serializing_if = "is_default_min_coverage")]
+    pub min_coverage: f64,
+    /// Smallest coefficient of determination (R²) of the fit, 0 to 1 (new in
+    /// 0.2). The default 0 accepts any fit, as 0.1 did; noise around a flat
+    /// line has an R² near 0, a filling disk near 1.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub min_r_squared: f64,
+}
+
+impl TrendPredictionConfig {
+    /// The default of `min_coverage`.
+    pub const DEFAULT_MIN_COVERAGE: f64 = 0.5;
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -161,6 +229,15 @@ fn default_min_points() -> usize {
 }
 fn default_trend_window() -> u64 {
     3600
+}
+fn default_min_coverage() -> f64 {
+    TrendPredictionConfig::DEFAULT_MIN_COVERAGE
+}
+fn is_default_min_coverage(v: &f64) -> bool {
+    *v == TrendPredictionConfig::DEFAULT_MIN_COVERAGE
+}
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 fn default_warning_days() -> i64 {
     30
@@ -251,6 +328,12 @@ impl RuleConfig {
                 if c.min_lead_secs > c.horizon_secs {
                     return Err("min_lead_secs must not exceed horizon_secs".into());
                 }
+                if !(0.0..=1.0).contains(&c.min_coverage) {
+                    return Err("min_coverage must be between 0 and 1 (a fraction of window_secs)".into());
+                }
+                if !(0.0..=1.0).contains(&c.min_r_squared) {
+                    return Err("min_r_squared must be between 0 and 1".into());
+                }
                 Ok(())
             }
             RuleConfig::CertExpiration(c) => {
@@ -307,6 +390,34 @@ mod tests {
             panic!()
         };
         assert_eq!((t.window_secs, t.min_lead_secs), (7200, 600));
+        // Keys added in 0.2: absent, a rate rule means what it meant in 0.1;
+        // a trend needs half its window covered (a 0.1 defect fixed).
+        let RuleConfig::RateOfChange(r) = RuleConfig::parse("rate_of_change", r#"{"rate_threshold":20}"#).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((r.mode, r.direction), (RateMode::Percent, Direction::Both));
+        assert_eq!((t.min_coverage, t.min_r_squared), (0.5, 0.0));
+        assert_eq!(
+            RuleConfig::parse(
+                "rate_of_change",
+                r#"{"rate_threshold":20,"window_secs":300,"mode":"points","direction":"increase"}"#
+            )
+            .unwrap(),
+            RuleConfig::RateOfChange(RateOfChangeConfig {
+                rate_threshold: 20.0,
+                window_secs: 300,
+                mode: RateMode::Points,
+                direction: Direction::Increase
+            })
+        );
+        let RuleConfig::TrendPrediction(t) =
+            RuleConfig::parse("trend_prediction", r#"{"predict_threshold":95,"min_coverage":0,"min_r_squared":0.8}"#)
+                .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((t.min_coverage, t.min_r_squared), (0.0, 0.8));
         assert_eq!(
             RuleConfig::parse("cert_expiration", "").unwrap(),
             RuleConfig::CertExpiration(CertExpirationConfig { warning_days: 30, critical_days: 7 })
@@ -337,11 +448,50 @@ mod tests {
             r#"{"predict_threshold":1,"horizon_secs":60,"min_lead_secs":61}"#,
             "min_lead_secs must not exceed horizon_secs",
         );
+        check_err("rate_of_change", r#"{"rate_threshold":5,"mode":"ratio"}"#, "unknown variant `ratio`");
+        check_err("rate_of_change", r#"{"rate_threshold":5,"direction":"up"}"#, "unknown variant `up`");
+        check_err(
+            "trend_prediction",
+            r#"{"predict_threshold":1,"min_coverage":1.5}"#,
+            "min_coverage must be between 0 and 1",
+        );
+        check_err(
+            "trend_prediction",
+            r#"{"predict_threshold":1,"min_r_squared":-0.1}"#,
+            "min_r_squared must be between 0 and 1",
+        );
         check_err(
             "cert_expiration",
             r#"{"warning_days":5,"critical_days":7}"#,
             "critical_days must not exceed warning_days",
         );
+    }
+
+    #[test]
+    fn new_keys_are_written_only_when_they_differ_from_their_defaults() {
+        // So a 0.1 rule read and written back keeps its `config_json`.
+        for (rule_type, text) in [
+            ("rate_of_change", r#"{"rate_threshold":20.0,"window_secs":300}"#),
+            (
+                "trend_prediction",
+                r#"{"predict_threshold":95.0,"horizon_secs":86400,"min_data_points":3,"window_secs":3600,"min_lead_secs":0}"#,
+            ),
+        ] {
+            let json = match RuleConfig::parse(rule_type, text).unwrap() {
+                RuleConfig::RateOfChange(c) => serde_json::to_string(&c).unwrap(),
+                RuleConfig::TrendPrediction(c) => serde_json::to_string(&c).unwrap(),
+                _ => unreachable!(),
+            };
+            assert_eq!(json, text);
+        }
+    }
+
+    #[test]
+    fn rate_directions_compare_the_signed_change() {
+        assert!(Direction::Both.exceeds(-21.0, 20.0) && Direction::Both.exceeds(21.0, 20.0));
+        assert!(Direction::Increase.exceeds(21.0, 20.0) && !Direction::Increase.exceeds(-21.0, 20.0));
+        assert!(Direction::Decrease.exceeds(-21.0, 20.0) && !Direction::Decrease.exceeds(21.0, 20.0));
+        assert!(!Direction::Both.exceeds(20.0, 20.0));
     }
 
     #[test]

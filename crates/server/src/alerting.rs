@@ -20,7 +20,7 @@ use oxmon_notify::{
 };
 use oxmon_storage::Sample;
 use oxmon_storage::management::{
-    AlertEvent, ChannelRecord, Management, NotificationLogRecord, RuleRecord, STATUS_OPEN, STATUS_RESOLVED,
+    AlertEvent, ChannelRecord, EventWrite, Management, NotificationLogRecord, RuleRecord, STATUS_OPEN, STATUS_RESOLVED,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -59,9 +59,10 @@ impl Alerting {
     ) -> anyhow::Result<Alerting> {
         let http = HttpClient::new(net)?;
         let sink = Arc::new(DbLogSink { management: management.clone(), telemetry: telemetry.clone() });
-        let notifier = Notifier::start(sink, Arc::new(move || clock.now_ms()));
+        let notifier_clock = clock.clone();
+        let notifier = Notifier::start(sink, Arc::new(move || notifier_clock.now_ms()));
         let (events, rx) = mpsc::channel(EVENT_QUEUE);
-        tokio::spawn(record_events(rx, management.clone(), notifier.clone(), telemetry.clone()));
+        tokio::spawn(record_events(rx, management.clone(), notifier.clone(), telemetry.clone(), clock));
         let alerting = Alerting { engine: Mutex::new(Engine::default()), notifier, http, events, telemetry };
         alerting.reload_rules(&management).await?;
         alerting.reload_notifications(&management).await?;
@@ -222,6 +223,7 @@ async fn record_events(
     management: Arc<Management>,
     notifier: Notifier,
     telemetry: Arc<Telemetry>,
+    clock: ClockHandle,
 ) {
     /// Events stored in one transaction at most (one commit, one fsync).
     const GROUP: usize = 4096;
@@ -244,7 +246,7 @@ async fn record_events(
             }
         }
         if !events.is_empty() {
-            store_and_submit(events, &management, &notifier, &telemetry).await;
+            store_and_submit(events, &management, &notifier, &telemetry, clock.now_ms() / 1000).await;
         }
         if let Some(done) = stop {
             let _ = done.send(());
@@ -253,18 +255,26 @@ async fn record_events(
     }
 }
 
-/// Stores events in `cert.db`, then hands them to the notifier with their
-/// stored ids (they are notified even if storing failed).
+/// Stores events in `cert.db` (a reminder updates its alert's open event),
+/// then hands them to the notifier with their stored ids (they are notified
+/// even if storing failed). `now_s` (server clock) stamps `created_at` and
+/// `updated_at`; the events' own times are their samples'.
 async fn store_and_submit(
     events: Vec<Event>,
     management: &Arc<Management>,
     notifier: &Notifier,
     telemetry: &Telemetry,
+    now_s: i64,
 ) {
-    let rows: Vec<AlertEvent> = events.iter().map(stored_event).collect();
-    let now_s = events.first().map_or(0, |e| e.timestamp_ms / 1000);
+    let rows: Vec<EventWrite> = events
+        .iter()
+        .map(|e| match e.kind {
+            EventKind::Reminder => EventWrite::Remind(stored_event(e)),
+            EventKind::Fired | EventKind::Recovered => EventWrite::Insert(stored_event(e)),
+        })
+        .collect();
     let m = management.clone();
-    let stored = match tokio::task::spawn_blocking(move || m.insert_alert_events(rows, now_s)).await {
+    let stored = match tokio::task::spawn_blocking(move || m.record_alert_events(rows, now_s)).await {
         Ok(Ok(stored)) => stored,
         Ok(Err(error)) => {
             tracing::error!(%error, "storing alert events failed; they are still notified");
@@ -281,7 +291,7 @@ async fn store_and_submit(
         notifier.submit(Alert {
             id,
             status: match e.kind {
-                EventKind::Fired => AlertStatus::Firing,
+                EventKind::Fired | EventKind::Reminder => AlertStatus::Firing,
                 EventKind::Recovered => AlertStatus::Recovered,
             },
             rule_id: e.rule_id,
@@ -312,7 +322,7 @@ fn stored_event(e: &Event) -> AlertEvent {
         timestamp_ms: e.timestamp_ms,
         predicted_breach_ms: e.predicted_breach_ms,
         status: match e.kind {
-            EventKind::Fired => STATUS_OPEN,
+            EventKind::Fired | EventKind::Reminder => STATUS_OPEN,
             EventKind::Recovered => STATUS_RESOLVED,
         },
         labels: e.labels.to_json(),

@@ -27,7 +27,7 @@ use rusqlite::{Connection, Transaction};
 
 pub use agents::AgentRecord;
 pub use alerts::{
-    AlertEvent, AlertFilter, AlertSummary, STATUS_ACKNOWLEDGED, STATUS_OPEN, STATUS_RESOLVED, Transition,
+    AlertEvent, AlertFilter, AlertSummary, EventWrite, STATUS_ACKNOWLEDGED, STATUS_OPEN, STATUS_RESOLVED, Transition,
 };
 pub use certs::{
     CertCheckResult, CertDetailsFilter, CertDomain, CertDomainFilter, CertSummary, CertificateDetails,

@@ -4,7 +4,8 @@
 
 use oxmon_common::metric::{CERT_DAYS_UNTIL_EXPIRY, Labels};
 use oxmon_common::rule::{
-    CertExpirationConfig, Operator, RateOfChangeConfig, RuleConfig, Severity, ThresholdConfig, TrendPredictionConfig,
+    CertExpirationConfig, Direction, Operator, RateMode, RateOfChangeConfig, RuleConfig, Severity, ThresholdConfig,
+    TrendPredictionConfig,
 };
 
 use super::*;
@@ -34,17 +35,36 @@ fn threshold(operator: Operator, value: f64, duration_secs: u64) -> RuleConfig {
     RuleConfig::Threshold(ThresholdConfig { operator, value, duration_secs })
 }
 
+/// A 0.1-style rate rule: percent, either way.
 fn rate(rate_threshold: f64, window_secs: u64) -> RuleConfig {
-    RuleConfig::RateOfChange(RateOfChangeConfig { rate_threshold, window_secs })
+    rate_in(RateMode::Percent, Direction::Both, rate_threshold, window_secs)
 }
 
+fn rate_in(mode: RateMode, direction: Direction, rate_threshold: f64, window_secs: u64) -> RuleConfig {
+    RuleConfig::RateOfChange(RateOfChangeConfig { rate_threshold, window_secs, mode, direction })
+}
+
+/// A trend rule without evidence requirements beyond three points (0.1's).
 fn trend(predict_threshold: f64, horizon_secs: u64, window_secs: u64, min_lead_secs: u64) -> RuleConfig {
+    trend_with(predict_threshold, horizon_secs, window_secs, min_lead_secs, 0.0, 0.0)
+}
+
+fn trend_with(
+    predict_threshold: f64,
+    horizon_secs: u64,
+    window_secs: u64,
+    min_lead_secs: u64,
+    min_coverage: f64,
+    min_r_squared: f64,
+) -> RuleConfig {
     RuleConfig::TrendPrediction(TrendPredictionConfig {
         predict_threshold,
         horizon_secs,
         min_data_points: 3,
         window_secs,
         min_lead_secs,
+        min_coverage,
+        min_r_squared,
     })
 }
 
@@ -59,13 +79,14 @@ fn feed(engine: &mut Engine, agent: &str, labels: &Labels, secs: i64, now_secs: 
 }
 
 /// `"60:F95"` for a fired event observed at second 60 with value 95,
-/// `"R"` for a recovery; events separated by spaces.
+/// `M` for a reminder, `R` for a recovery; events separated by spaces.
 fn render(now_secs: i64, events: &[Event]) -> Vec<String> {
     events
         .iter()
         .map(|e| {
             let kind = match e.kind {
                 EventKind::Fired => 'F',
+                EventKind::Reminder => 'M',
                 EventKind::Recovered => 'R',
             };
             format!("{now_secs}:{kind}{}", e.value)
@@ -165,6 +186,86 @@ fn trend_prediction_reports_when_the_line_reaches_the_threshold() {
 }
 
 #[test]
+fn rate_of_change_modes_and_directions() {
+    use Direction::*;
+    use RateMode::*;
+    /// (mode, direction, threshold, points, expected)
+    type Case = (RateMode, Direction, f64, &'static [(i64, f64)], &'static str);
+    let cases: &[Case] = &[
+        // The issue's idle host: memory at 6 % moving by about a fifth of itself.
+        (Percent, Both, 20.0, &[(0, 6.0), (10, 7.3)], "10:F7.3"),
+        (Points, Both, 20.0, &[(0, 6.0), (10, 7.3)], ""),
+        (Points, Increase, 20.0, &[(0, 6.0), (10, 7.3), (20, 6.0), (30, 7.3)], ""),
+        // A real rise of more than 20 points.
+        (Points, Increase, 20.0, &[(0, 40.0), (60, 50.0), (120, 61.0)], "120:F61"),
+        (Points, Increase, 20.0, &[(0, 40.0), (120, 60.0)], ""),
+        (Points, Both, 20.0, &[(0, 40.0), (120, 61.0)], "120:F61"),
+        // Drops: only `both` and `decrease` report them.
+        (Points, Increase, 20.0, &[(0, 70.0), (60, 30.0)], ""),
+        (Points, Decrease, 20.0, &[(0, 70.0), (60, 30.0)], "60:F30"),
+        (Points, Both, 20.0, &[(0, 70.0), (60, 30.0)], "60:F30"),
+        (Points, Decrease, 20.0, &[(0, 30.0), (60, 70.0)], ""),
+        (Percent, Increase, 20.0, &[(0, 100.0), (60, 70.0)], ""),
+        (Percent, Decrease, 20.0, &[(0, 100.0), (60, 70.0)], "60:F70"),
+        (Percent, Increase, 20.0, &[(0, 100.0), (60, 130.0)], "60:F130"),
+        // Points need no non-zero base.
+        (Points, Increase, 20.0, &[(0, 0.0), (60, 25.0)], "60:F25"),
+        (Percent, Increase, 20.0, &[(0, 0.0), (60, 25.0)], ""),
+        // window_secs still bounds the comparison.
+        (Points, Increase, 20.0, &[(0, 40.0), (200, 50.0), (400, 65.0)], ""),
+        (Points, Increase, 20.0, &[(0, 40.0), (300, 61.0)], "300:F61"),
+    ];
+    for &(mode, direction, threshold, points, expected) in cases {
+        check(rate_in(mode, direction, threshold, 300), points, expected);
+    }
+}
+
+#[test]
+fn rate_of_change_messages_name_the_unit() {
+    let mut engine = Engine::new(vec![rule("r", rate_in(RateMode::Points, Direction::Increase, 20.0, 300))]).unwrap();
+    let events = run(&mut engine, &[(0, 40.0), (120, 65.5)]);
+    let [event] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(event.message, "disk.used_percent changed by 25.5 points in 120s (threshold: 20.0 points) on web-1");
+    assert_eq!((event.value, event.threshold), (65.5, 20.0));
+}
+
+#[test]
+fn a_trend_needs_window_coverage_before_it_predicts() {
+    // 1 unit per minute from 50: the same line, sampled for longer and longer.
+    let line = |secs: i64, every: i64| -> Vec<(i64, f64)> {
+        (0..=secs / every).map(|i| (i * every, 50.0 + (i * every) as f64 / 60.0)).collect()
+    };
+    // Three samples in 20 s (the issue's start-up) span 0.6 % of an hour.
+    check(trend_with(95.0, 86_400, 3600, 60, 0.0, 0.0), &line(20, 10), "20:F50.333333333333336");
+    check(trend_with(95.0, 86_400, 3600, 60, 0.5, 0.0), &line(20, 10), "");
+    // Half the window covered: it fires on the sample that completes it, not before.
+    let points = line(1800, 60);
+    check(trend_with(95.0, 86_400, 3600, 60, 0.5, 0.0), &points[..points.len() - 1], "");
+    check(trend_with(95.0, 86_400, 3600, 60, 0.5, 0.0), &points, "1800:F80");
+    // Full coverage needs a sample a whole window older than the newest.
+    check(trend_with(200.0, 86_400, 3600, 60, 1.0, 0.0), &line(3540, 60), "");
+    check(trend_with(200.0, 86_400, 3600, 60, 0.98, 0.0), &line(3540, 60), "3540:F109");
+}
+
+#[test]
+fn a_trend_needs_a_good_fit_before_it_predicts() {
+    // Noise of ±3 around a slowly rising line: R² well below 0.5.
+    let noisy: Vec<(i64, f64)> =
+        (0..=60).map(|i| (i * 60, 80.0 + i as f64 * 0.1 + if i % 2 == 0 { 3.0 } else { -3.0 })).collect();
+    let fires = |min_r_squared| {
+        let mut engine = Engine::new(vec![rule("t", trend_with(95.0, 86_400, 3600, 60, 0.5, min_r_squared))]).unwrap();
+        !run(&mut engine, &noisy).is_empty()
+    };
+    assert!(fires(0.0), "without a fit requirement the noise predicts a breach");
+    assert!(!fires(0.8), "with min_r_squared 0.8 it does not");
+    // A steady fill has an R² of 1 and is predicted.
+    let fill: Vec<(i64, f64)> = (0..=60).map(|i| (i * 60, 60.0 + i as f64 * 0.2)).collect();
+    let mut engine = Engine::new(vec![rule("t", trend_with(95.0, 86_400, 3600, 60, 0.5, 0.8))]).unwrap();
+    let events = run(&mut engine, &fill);
+    assert_eq!(events.first().map(|e| e.timestamp_ms), Some(ms(1800)), "{events:?}");
+}
+
+#[test]
 fn cert_expiration_severity_follows_the_days_left() {
     let cases = [
         (31.0, None),
@@ -247,6 +348,7 @@ fn cert_escalation_to_critical_is_not_silenced_and_each_domain_is_its_own_series
     // Another domain is not silenced by the first one's alert.
     assert_eq!(observe("b.example", 10, 25.0), [(Severity::Warning, Some(ms(10)))]);
     assert_eq!(observe("a.example", 100, 19.0), []);
+    // The escalation is a reminder of the same alert: it updates its event.
     assert_eq!(observe("a.example", 200, 6.0), [(Severity::Critical, Some(ms(0)))]);
     assert_eq!(observe("a.example", 300, 5.0), []);
     // A renewed certificate recovers on its first good check.
@@ -359,9 +461,16 @@ fn a_firing_series_is_reminded_after_silence_secs_with_its_first_trigger_time() 
         Engine::new(vec![Rule { silence_secs: 60, ..rule("r", threshold(Operator::GreaterThan, 90.0, 0)) }]).unwrap();
     let points: Vec<(i64, f64)> = (0..=13).map(|i| (i * 10, 95.0)).collect();
     let events = run(&mut engine, &points);
-    let got: Vec<(i64, Option<i64>)> = events.iter().map(|e| (e.timestamp_ms, e.first_triggered_at_ms)).collect();
-    assert_eq!(got, [(ms(0), Some(ms(0))), (ms(60), Some(ms(0))), (ms(120), Some(ms(0)))]);
-    assert!(events.iter().all(|e| e.kind == EventKind::Fired));
+    let got: Vec<(EventKind, i64, Option<i64>, u32)> =
+        events.iter().map(|e| (e.kind, e.timestamp_ms, e.first_triggered_at_ms, e.reminders)).collect();
+    assert_eq!(
+        got,
+        [
+            (EventKind::Fired, ms(0), Some(ms(0)), 0),
+            (EventKind::Reminder, ms(60), Some(ms(0)), 1),
+            (EventKind::Reminder, ms(120), Some(ms(0)), 2)
+        ]
+    );
 }
 
 #[test]
@@ -372,7 +481,25 @@ fn dedup_uses_now_not_sample_time() {
     let events: Vec<Event> =
         (0..10).flat_map(|i| feed(&mut engine, AGENT, &Labels::new(), i * 60, 1000, 95.0)).collect();
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].timestamp_ms, ms(1000));
+    // The event carries the time of the sample that fired it, not the arrival time.
+    assert_eq!((events[0].timestamp_ms, events[0].first_triggered_at_ms), (ms(0), Some(ms(0))));
+}
+
+#[test]
+fn events_carry_the_time_of_the_sample_that_caused_them() {
+    // A backlog arriving at 5000 s: a breach from 100 s, recovered by 130 s.
+    let mut engine = Engine::new(vec![rule("r", threshold(Operator::GreaterThan, 90.0, 0))]).unwrap();
+    let points = [(90, 50.0), (100, 95.0), (110, 50.0), (120, 50.0), (130, 50.0)];
+    let events: Vec<Event> =
+        points.iter().flat_map(|&(secs, v)| feed(&mut engine, AGENT, &Labels::new(), secs, 5000, v)).collect();
+    let got: Vec<(EventKind, i64, Option<i64>)> =
+        events.iter().map(|e| (e.kind, e.timestamp_ms, e.first_triggered_at_ms)).collect();
+    assert_eq!(got, [(EventKind::Fired, ms(100), Some(ms(100))), (EventKind::Recovered, ms(130), Some(ms(100)))]);
+    // A late sample is judged with the window's newest one: the event is about that one.
+    let mut engine = Engine::new(vec![rule("r", threshold(Operator::GreaterThan, 90.0, 60))]).unwrap();
+    assert_eq!(feed(&mut engine, AGENT, &Labels::new(), 60, 60, 95.0), []);
+    let events = feed(&mut engine, AGENT, &Labels::new(), 0, 61, 95.0);
+    assert_eq!(events.iter().map(|e| e.timestamp_ms).collect::<Vec<_>>(), [ms(60)]);
 }
 
 #[test]
@@ -414,6 +541,7 @@ fn a_recovery_carries_the_fired_severity_threshold_and_first_trigger() {
         timestamp_ms: ms(30),
         predicted_breach_ms: None,
         first_triggered_at_ms: Some(ms(0)),
+        reminders: 0,
     };
     assert_eq!(recovered, &expected);
     assert!(!engine.is_active("r", AGENT, &labels));

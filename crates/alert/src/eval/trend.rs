@@ -1,6 +1,12 @@
 //! `trend_prediction`: a least-squares line through the series' samples of
 //! the last `window_secs` reaches `predict_threshold` within `horizon_secs`.
 //!
+//! The line is trusted only when it has evidence: at least `min_data_points`
+//! samples, spanning at least `min_coverage` of `window_secs`, with a
+//! coefficient of determination (R²) of at least `min_r_squared`. Noise
+//! around a flat line has an R² near 0; three samples taken in the first
+//! 20 s span 0.5 % of an hour.
+//!
 //! Only rising series are predicted (slope > 0). A series whose newest value,
 //! or whose fitted value at the newest sample, is already at or above the
 //! threshold gives no alert: that is a threshold rule's job. Lead times are
@@ -26,6 +32,10 @@ pub(super) fn evaluate(
     let samples = window.since(newest.ts_ms.saturating_sub(secs_to_ms(c.window_secs)));
     let fit = Fit::new(samples)?;
     if fit.n < c.min_data_points || fit.slope <= 0.0 {
+        return None;
+    }
+    let covered_secs = newest.ts_ms.saturating_sub(fit.t0_ms) as f64 / 1000.0;
+    if covered_secs < c.min_coverage * c.window_secs as f64 || fit.r_squared() < c.min_r_squared {
         return None;
     }
     let at_newest = fit.at(newest.ts_ms);
@@ -54,11 +64,16 @@ pub(super) fn evaluate(
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Fit {
     pub n: usize,
-    t0_ms: i64,
+    /// Time of the first (oldest) sample.
+    pub t0_ms: i64,
     mean_x: f64,
     mean_y: f64,
     /// Units per second.
     pub slope: f64,
+    /// Σ(x − x̄)², Σ(x − x̄)(y − ȳ) and Σ(y − ȳ)², for R².
+    sxx: f64,
+    sxy: f64,
+    syy: f64,
 }
 
 impl Fit {
@@ -74,18 +89,28 @@ impl Fit {
             sum_y += s.value;
         }
         let (mean_x, mean_y) = (sum_x / n as f64, sum_y / n as f64);
-        let (mut sxx, mut sxy) = (0.0, 0.0);
+        let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
         for s in samples {
             let dx = x(&s) - mean_x;
+            let dy = s.value - mean_y;
             sxx += dx * dx;
-            sxy += dx * (s.value - mean_y);
+            sxy += dx * dy;
+            syy += dy * dy;
         }
         let slope = sxy / sxx;
         // Equal times (sxx = 0) or sums that overflowed.
         if sxx <= 0.0 || !slope.is_finite() || !mean_y.is_finite() {
             return None;
         }
-        Some(Fit { n, t0_ms, mean_x, mean_y, slope })
+        Some(Fit { n, t0_ms, mean_x, mean_y, slope, sxx, sxy, syy })
+    }
+
+    /// The coefficient of determination, 0 (the line explains nothing) to 1
+    /// (the samples lie on it). A constant series has no variance to explain
+    /// and reads 0; its slope is 0 anyway.
+    pub fn r_squared(&self) -> f64 {
+        let r2 = self.sxy * self.sxy / (self.sxx * self.syy);
+        if r2.is_finite() { r2.clamp(0.0, 1.0) } else { 0.0 }
     }
 
     /// The fitted value at `ts_ms`.
@@ -122,6 +147,20 @@ mod tests {
         assert!((f.slope - 2.0 / 60.0).abs() < 1e-12, "{f:?}");
         assert!((f.at(t + 240_000) - 18.0).abs() < 1e-9, "{f:?}");
         assert_eq!(f.n, 4);
+    }
+
+    #[test]
+    fn r_squared_is_one_on_a_line_and_near_zero_for_noise() {
+        let t = 1_750_000_000_000;
+        let line = fit(&[(t, 10.0), (t + 60_000, 12.0), (t + 120_000, 14.0)]).unwrap();
+        assert!((line.r_squared() - 1.0).abs() < 1e-12, "{line:?}");
+        // Alternating noise with a slight upward drift.
+        let noise: Vec<(i64, f64)> =
+            (0..20).map(|i| (t + i * 10_000, 50.0 + if i % 2 == 0 { -0.3 } else { 0.3 } + i as f64 * 0.001)).collect();
+        let f = fit(&noise).unwrap();
+        assert!(f.slope > 0.0 && f.r_squared() < 0.1, "{f:?} r2 {}", f.r_squared());
+        let flat = fit(&[(t, 5.0), (t + 1000, 5.0), (t + 2000, 5.0)]).unwrap();
+        assert_eq!(flat.r_squared(), 0.0);
     }
 
     #[test]

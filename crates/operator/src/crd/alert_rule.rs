@@ -253,6 +253,9 @@ impl AlertRuleSpec {
                 RuleConfig::RateOfChange(RateOfChangeConfig {
                     rate_threshold: c.rate_threshold,
                     window_secs: unsigned("rateOfChange.windowSecs", c.window_secs)?,
+                    // Not (yet) in the CRD: 0.1's meaning.
+                    mode: Default::default(),
+                    direction: Default::default(),
                 })
             }
             RuleType::TrendPrediction => {
@@ -264,6 +267,9 @@ impl AlertRuleSpec {
                     min_data_points: usize::try_from(points).unwrap_or(usize::MAX),
                     window_secs: unsigned("trendPrediction.windowSecs", c.window_secs)?,
                     min_lead_secs: unsigned("trendPrediction.minLeadSecs", c.min_lead_secs)?,
+                    // Not (yet) in the CRD: the server's defaults.
+                    min_coverage: TrendPredictionConfig::DEFAULT_MIN_COVERAGE,
+                    min_r_squared: 0.0,
                 })
             }
             RuleType::CertExpiration => {

@@ -227,7 +227,9 @@ fn batches(o: &Options, now: i64) -> Vec<Batch> {
             agent_id: agent("trend"),
             points: (0..10)
                 .map(|i| {
-                    let ts = now - 90_000 + i * 10_000;
+                    // 36 minutes of history: the default "Disk trend" rule
+                    // predicts only from at least half of its one-hour window.
+                    let ts = now - 2_160_000 + i * 240_000;
                     point(ts, m::DISK_USED_PERCENT, 68.0 + 1.8 * i as f64, &[(m::LABEL_MOUNT, "/data")])
                 })
                 .collect(),

@@ -50,8 +50,13 @@ impl TestServer {
 
     /// Starts a server with `config` (whose data dir the caller owns).
     pub async fn start_with(config: ServerConfig) -> Self {
+        Self::start_with_options(config, StartOptions::default()).await
+    }
+
+    /// Starts a server with `config` and `options` (e.g. an injected clock).
+    pub async fn start_with_options(config: ServerConfig, options: StartOptions) -> Self {
         let dir = config.data_dir.clone();
-        let server = start(config, StartOptions::default()).await.unwrap();
+        let server = start(config, options).await.unwrap();
         let mut s = Self { server, dir, _tmp: None, http: reqwest::Client::new(), token: String::new() };
         let (status, body) = s.login("admin", ADMIN_PASSWORD).await;
         assert_eq!(status, 200, "{body}");

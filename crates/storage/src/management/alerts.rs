@@ -109,17 +109,84 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertEvent> {
     })
 }
 
+/// How [`Management::record_alert_events`] stores one event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventWrite {
+    /// A new row (a new alert, or a recovery).
+    Insert(AlertEvent),
+    /// A reminder of an alert still firing: it updates the newest open or
+    /// acknowledged event of its series (rule, agent, labels): severity,
+    /// message, value, threshold, `timestamp_ms`, `predicted_breach_ms` and
+    /// `updated_at` (the last-notified time); id, status, `created_at` and
+    /// `first_triggered_at_ms` stay. Inserted when the series has no such
+    /// event (it was resolved through the API meanwhile).
+    Remind(AlertEvent),
+}
+
 impl Management {
     /// Stores events (id and times set here when empty); returns them.
     pub fn insert_alert_events(&self, events: Vec<AlertEvent>, now_s: i64) -> Result<Vec<AlertEvent>> {
+        self.record_alert_events(events.into_iter().map(EventWrite::Insert).collect(), now_s)
+    }
+
+    /// Stores events in one transaction, in order, and returns them as
+    /// stored (a reminder: the updated event, with its id). A recovery
+    /// closes its series' open and acknowledged events up to its time.
+    pub fn record_alert_events(&self, writes: Vec<EventWrite>, now_s: i64) -> Result<Vec<AlertEvent>> {
         self.with(|c| {
             let tx = c.transaction()?;
-            let mut out = Vec::with_capacity(events.len());
+            let mut out = Vec::with_capacity(writes.len());
             {
                 let mut stmt = tx.prepare_cached(&format!(
                     "INSERT INTO alert_events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
                 ))?;
-                for mut e in events {
+                let mut open = tx.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM alert_events
+                      WHERE rule_id = ?1 AND agent_id = ?2 AND labels = ?3 AND status IN (?4, ?5)
+                      ORDER BY timestamp_ms DESC, rowid DESC LIMIT 1"
+                ))?;
+                let mut remind = tx.prepare_cached(
+                    "UPDATE alert_events SET severity = ?2, message = ?3, value = ?4, threshold = ?5,
+                            timestamp_ms = ?6, predicted_breach_ms = ?7, updated_at = ?8
+                      WHERE id = ?1",
+                )?;
+                for write in writes {
+                    let mut e = match write {
+                        EventWrite::Insert(e) => e,
+                        EventWrite::Remind(e) => {
+                            let existing = open
+                                .query_row(
+                                    params![e.rule_id, e.agent_id, e.labels, STATUS_OPEN, STATUS_ACKNOWLEDGED],
+                                    row,
+                                )
+                                .optional()?;
+                            if let Some(existing) = existing {
+                                // Out-of-order reminders never move an event back in time.
+                                let timestamp_ms = e.timestamp_ms.max(existing.timestamp_ms);
+                                remind.execute(params![
+                                    existing.id,
+                                    e.severity,
+                                    e.message,
+                                    e.value,
+                                    e.threshold,
+                                    timestamp_ms,
+                                    e.predicted_breach_ms,
+                                    now_s
+                                ])?;
+                                out.push(AlertEvent {
+                                    id: existing.id,
+                                    status: existing.status,
+                                    timestamp_ms,
+                                    first_triggered_at_ms: existing.first_triggered_at_ms,
+                                    created_at: existing.created_at,
+                                    updated_at: now_s,
+                                    ..e
+                                });
+                                continue;
+                            }
+                            e
+                        }
+                    };
                     if e.id.is_empty() {
                         e.id = new_id();
                     }
@@ -313,6 +380,47 @@ mod tests {
         assert_eq!(s.by_severity["critical"], 2);
         assert_eq!(s.by_rule["r1"], 2);
         assert_eq!(m.alert_summary(2_500).unwrap().total, 1);
+    }
+
+    #[test]
+    fn a_reminder_updates_the_open_event_of_its_series() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Management::open(dir.path()).unwrap();
+        let mut other_mount = event("r1", "a", "warning", 1_000, STATUS_OPEN);
+        other_mount.labels = r#"{"mount":"/data"}"#.into();
+        let stored =
+            m.insert_alert_events(vec![event("r1", "a", "warning", 1_000, STATUS_OPEN), other_mount], 5).unwrap();
+        m.acknowledge_alert(&stored[0].id, 6).unwrap();
+
+        let mut reminder = event("r1", "a", "critical", 9_000, STATUS_OPEN);
+        reminder.value = 99.0;
+        reminder.message = "still hot".into();
+        reminder.first_triggered_at_ms = Some(1_000);
+        let out = m.record_alert_events(vec![EventWrite::Remind(reminder)], 700).unwrap();
+        let updated = m.alert_event(&stored[0].id).unwrap().unwrap();
+        assert_eq!(out, std::slice::from_ref(&updated), "the stored row is returned");
+        assert_eq!(
+            (updated.severity.as_str(), updated.message.as_str(), updated.value, updated.timestamp_ms),
+            ("critical", "still hot", 99.0, 9_000)
+        );
+        assert_eq!((updated.status, updated.created_at, updated.updated_at), (STATUS_ACKNOWLEDGED, 5, 700));
+        assert_eq!(updated.first_triggered_at_ms, Some(1_000));
+        assert_eq!(m.active_alerts(0, 10, 0).unwrap().len(), 2, "one open event per series");
+        assert_eq!(m.alert_event(&stored[1].id).unwrap().unwrap(), stored[1], "other series untouched");
+
+        // An older reminder (out of order) does not move the event back in time.
+        let late = event("r1", "a", "critical", 8_000, STATUS_OPEN);
+        m.record_alert_events(vec![EventWrite::Remind(late)], 701).unwrap();
+        assert_eq!(m.alert_event(&stored[0].id).unwrap().unwrap().timestamp_ms, 9_000);
+
+        // Resolved through the API meanwhile: the reminder opens a new event.
+        m.resolve_alert(&stored[0].id, 702).unwrap();
+        let out =
+            m.record_alert_events(vec![EventWrite::Remind(event("r1", "a", "critical", 10_000, STATUS_OPEN))], 703);
+        let out = out.unwrap();
+        assert_ne!(out[0].id, stored[0].id);
+        assert_eq!(m.active_alerts(0, 10, 0).unwrap().len(), 2);
+        assert_eq!(m.alert_history(&AlertFilter { to_ms: 20_000, ..Default::default() }, 10, 0).unwrap().len(), 3);
     }
 
     #[test]
