@@ -286,6 +286,74 @@ fn sample(agent: &str, metric: &str, ts: i64, value: f64) -> Sample {
     Sample { timestamp_ms: ts, agent_id: agent.into(), metric_name: metric.into(), value, labels: Labels::new() }
 }
 
+/// Writes `samples` into `dir` as oxmon 0.2.0 (c5d331b) did, before schema
+/// versions were checked: its writer opened every day file at start, adding
+/// its own tables beside 0.1's `metrics` table (today's writer refuses such
+/// a file untouched). The samples are written by today's writer into a
+/// scratch dir; then each 0.1 day file gets that schema, with the rows of
+/// its day, and days with no 0.1 file are moved in as they are.
+async fn write_as_0_2_0_did(dir: &Path, samples: Vec<Sample>) {
+    let scratch = tempfile::tempdir().unwrap();
+    let writer = Writer::start(WriterConfig::new(scratch.path())).unwrap();
+    writer.write(samples).await.unwrap();
+    drop(writer);
+    let day_files = |d: &Path| -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "db") && !p.ends_with(MANAGEMENT_DB))
+            .collect();
+        files.sort();
+        files
+    };
+    let ours = day_files(scratch.path());
+    let template = ours.first().unwrap().clone();
+    for file in &ours {
+        let target = dir.join(file.file_name().unwrap());
+        if !target.exists() {
+            std::fs::copy(file, &target).unwrap();
+        }
+    }
+    for target in day_files(dir) {
+        let c = rusqlite::Connection::open(&target).unwrap();
+        let is_0_1: bool = c
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'metrics'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap()
+            == 1;
+        if !is_0_1 {
+            continue;
+        }
+        let same_day = scratch.path().join(target.file_name().unwrap());
+        let (source, with_rows) = if same_day.exists() { (same_day, true) } else { (template.clone(), false) };
+        c.execute("ATTACH ?1 AS ours", [source.to_str().unwrap()]).unwrap();
+        let objects: Vec<(String, String, String)> = {
+            let mut stmt = c
+                .prepare(
+                    "SELECT type, name, sql FROM ours.sqlite_master WHERE sql IS NOT NULL \
+                     AND name NOT LIKE 'sqlite_%' ORDER BY rowid",
+                )
+                .unwrap();
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        for (kind, name, sql) in &objects {
+            if name == "metrics" {
+                continue; // 0.2.0's `CREATE VIEW IF NOT EXISTS metrics` left 0.1's table alone
+            }
+            c.execute_batch(sql).unwrap();
+            if kind == "table" && with_rows {
+                c.execute_batch(&format!("INSERT INTO main.{name} SELECT * FROM ours.{name}")).unwrap();
+            }
+        }
+        let version: i64 = c.query_row("PRAGMA ours.user_version", [], |r| r.get(0)).unwrap();
+        c.execute_batch(&format!("DETACH ours; PRAGMA user_version = {version};")).unwrap();
+    }
+}
+
 /// The issue's workaround: `cert.db` deleted and this version started on
 /// the dir. Its fresh `cert.db` (with the user it created) stays, the 0.1
 /// alert events join it, the samples it wrote into a 0.1 day file are kept
@@ -299,10 +367,11 @@ async fn a_dir_this_version_already_ran_on_keeps_what_it_stored() {
     let m = Management::open(dir).unwrap();
     m.create_user("root", "argon-hash", 1).unwrap().unwrap();
     drop(m);
-    let writer = Writer::start(WriterConfig::new(dir)).unwrap();
-    writer.write(vec![sample("new-1", "cpu.usage", DAY9 + 60_000, 5.0)]).await.unwrap();
-    writer.write(vec![sample("new-1", "cpu.usage", ANCIENT + 60_000, 6.0)]).await.unwrap();
-    drop(writer);
+    write_as_0_2_0_did(
+        dir,
+        vec![sample("new-1", "cpu.usage", DAY9 + 60_000, 5.0), sample("new-1", "cpu.usage", ANCIENT + 60_000, 6.0)],
+    )
+    .await;
 
     let d = legacy::detect(dir).unwrap();
     assert_eq!(d.cert_db, CertDb::Current);
