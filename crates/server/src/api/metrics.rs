@@ -58,7 +58,6 @@ pub struct MetricItem {
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Samples", body = Envelope<Vec<MetricItem>>),
         (status = 400, description = "Bad parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 500, description = "Storage error", body = EmptyEnvelope)))]
 pub async fn list(
     state: AppStateRef,
@@ -106,8 +105,7 @@ fn sample_id(agent: &str, metric: &str, labels: &Labels, ts: i64) -> String {
 #[utoipa::path(get, path = "/metrics/names", tag = "metrics", params(TimeRange, PageParams),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Names", body = Envelope<Vec<String>>),
-        (status = 400, description = "Bad parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Bad parameter", body = EmptyEnvelope)))]
 pub async fn names(state: AppStateRef, q: ApiQuery<TimeRange>, p: ApiQuery<PageParams>) -> ApiResult {
     distinct(state, q.0, p.0, SeriesField::MetricName).await
 }
@@ -116,8 +114,7 @@ pub async fn names(state: AppStateRef, q: ApiQuery<TimeRange>, p: ApiQuery<PageP
 #[utoipa::path(get, path = "/metrics/agents", tag = "metrics", params(TimeRange, PageParams),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Agent ids", body = Envelope<Vec<String>>),
-        (status = 400, description = "Bad parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Bad parameter", body = EmptyEnvelope)))]
 pub async fn agents(state: AppStateRef, q: ApiQuery<TimeRange>, p: ApiQuery<PageParams>) -> ApiResult {
     distinct(state, q.0, p.0, SeriesField::AgentId).await
 }
@@ -162,8 +159,7 @@ pub struct SummaryData {
 #[utoipa::path(get, path = "/metrics/summary", tag = "metrics", params(SeriesParams, TimeRange),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Summary", body = Envelope<SummaryData>),
-        (status = 400, description = "Missing agent_id or metric_name, or a bad time", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Missing agent_id or metric_name, or a bad time", body = EmptyEnvelope)))]
 pub async fn summary(
     state: AppStateRef,
     ApiQuery(q): ApiQuery<SeriesParams>,
@@ -190,8 +186,7 @@ pub struct SeriesItem {
 #[utoipa::path(get, path = "/metrics/series", tag = "metrics", params(SeriesParams, TimeRange),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Series", body = Envelope<Vec<SeriesItem>>),
-        (status = 400, description = "Missing parameter, bad time, or a range over 31 days", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Missing parameter, bad time, or a range over 31 days", body = EmptyEnvelope)))]
 pub async fn series(
     state: AppStateRef,
     ApiQuery(q): ApiQuery<SeriesParams>,

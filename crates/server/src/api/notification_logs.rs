@@ -131,8 +131,7 @@ pub struct LogCounts {
 #[utoipa::path(get, path = "/notifications/logs", tag = "notification-logs", params(LogParams, PageParams),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "A page of logs", body = Envelope<LogPage>),
-        (status = 400, description = "Bad filter or paging parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Bad filter or paging parameter", body = EmptyEnvelope)))]
 pub async fn list(
     state: AppStateRef,
     ApiQuery(q): ApiQuery<LogParams>,
@@ -160,8 +159,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/notifications/logs/summary", tag = "notification-logs", params(SummaryParams),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Counts", body = Envelope<LogCounts>),
-        (status = 400, description = "Bad filter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Bad filter", body = EmptyEnvelope)))]
 pub async fn summary(state: AppStateRef, ApiQuery(q): ApiQuery<SummaryParams>) -> ApiResult {
     let filter = LogFilter {
         from_ms: seconds("start_time", q.start_time.as_deref())?,
