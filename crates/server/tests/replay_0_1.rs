@@ -112,11 +112,11 @@ async fn a_0_1_client_session_replays_with_the_same_statuses_and_envelopes() {
 
     // Alert rules (§5.5): an extra `description`, 0.1's `trend`, the
     // console's round trip of a rule, and 0.1's `/rules/config` miss.
-    let rule = json!({"name": "CPU high", "rule_type": "threshold", "metric": "cpu.usage", "agent_pattern": "*",
+    let rule = json!({"name": "Console CPU", "rule_type": "threshold", "metric": "cpu.usage", "agent_pattern": "*",
         "severity": "warning", "enabled": true, "silence_secs": 600, "description": "from the console",
         "config_json": "{\"operator\":\"greater_than\",\"value\":80.0,\"duration_secs\":60}"});
     c.create("rule", "/v1/alerts/rules", rule, CREATED).await;
-    let trend = json!({"name": "Disk trend", "rule_type": "trend", "metric": "disk.used_percent",
+    let trend = json!({"name": "Console disk trend", "rule_type": "trend", "metric": "disk.used_percent",
         "severity": "warning", "silence_secs": 3600,
         "config_json": "{\"predict_threshold\":95.0,\"horizon_secs\":86400,\"min_data_points\":3}"});
     let trend = c.create("trend", "/v1/alerts/rules", trend, CREATED).await;
