@@ -84,9 +84,17 @@ async fn a_0_1_client_session_replays_with_the_same_statuses_and_envelopes() {
     // Auth and health (§5.1): public routes, then an unauthenticated call.
     c.token = None;
     c.send(Method::GET, "/v1/health", None, OK).await;
-    let login = c.send(Method::POST, "/v1/auth/login", Some(json!({"username": "admin", "password": ADMIN_PASSWORD})), OK).await;
+    let login = c
+        .send(Method::POST, "/v1/auth/login", Some(json!({"username": "admin", "password": ADMIN_PASSWORD})), OK)
+        .await;
     assert!(login["token"].as_str().is_some() && login["expires_in"].as_u64().is_some(), "{login}");
-    c.send(Method::POST, "/v1/auth/login", Some(json!({"username": "admin", "password": "wrong"})), (401, 1002, Some("invalid credentials"))).await;
+    c.send(
+        Method::POST,
+        "/v1/auth/login",
+        Some(json!({"username": "admin", "password": "wrong"})),
+        (401, 1002, Some("invalid credentials")),
+    )
+    .await;
     c.send(Method::GET, "/v1/agents", None, (401, 1002, Some("missing authorization header"))).await;
     c.token = Some(s.token.clone());
 
@@ -122,12 +130,15 @@ async fn a_0_1_client_session_replays_with_the_same_statuses_and_envelopes() {
     let trend = c.create("trend", "/v1/alerts/rules", trend, CREATED).await;
     assert_eq!(trend["rule_type"], "trend_prediction", "{trend}");
     c.send(Method::GET, "/v1/alerts/rules", None, OK).await;
-    let edited = c.round_trip("/v1/alerts/rules/{rule}", "/v1/alerts/rules/{rule}", |r| {
-        r["severity"] = json!("critical");
-        r["description"] = json!("still ignored");
-    }).await;
+    let edited = c
+        .round_trip("/v1/alerts/rules/{rule}", "/v1/alerts/rules/{rule}", |r| {
+            r["severity"] = json!("critical");
+            r["description"] = json!("still ignored");
+        })
+        .await;
     assert_eq!((edited["severity"].as_str(), edited["rule_type"].as_str()), (Some("critical"), Some("threshold")));
-    let edited = c.round_trip("/v1/alerts/rules/{trend}", "/v1/alerts/rules/{trend}", |r| r["rule_type"] = json!("trend")).await;
+    let edited =
+        c.round_trip("/v1/alerts/rules/{trend}", "/v1/alerts/rules/{trend}", |r| r["rule_type"] = json!("trend")).await;
     assert_eq!(edited["rule_type"], "trend_prediction");
     c.send(Method::PUT, "/v1/alerts/rules/{rule}/enable", Some(json!({"enabled": false})), OK).await;
     c.send(Method::GET, "/v1/alerts/rules/config", None, (404, 1004, Some("Rule not found"))).await;
@@ -145,7 +156,9 @@ async fn a_0_1_client_session_replays_with_the_same_statuses_and_envelopes() {
     c.send(Method::POST, "/v1/certs/domains/batch", Some(batch), CREATED).await;
     c.send(Method::POST, "/v1/certs/domains", Some(json!({"domain": "example.test"})), (409, 1101, None)).await;
     c.send(Method::GET, "/v1/certs/domains?enabled__eq=true&domain__contains=example&limit=20", None, OK).await;
-    let edited = c.round_trip("/v1/certs/domains/{domain}", "/v1/certs/domains/{domain}", |d| d["note"] = json!("shop v2")).await;
+    let edited = c
+        .round_trip("/v1/certs/domains/{domain}", "/v1/certs/domains/{domain}", |d| d["note"] = json!("shop v2"))
+        .await;
     assert_eq!(edited["note"], "shop v2");
     c.send(Method::GET, "/v1/certs/status", None, OK).await;
     c.send(Method::GET, "/v1/certs/summary", None, OK).await;
@@ -164,16 +177,20 @@ async fn a_0_1_client_session_replays_with_the_same_statuses_and_envelopes() {
     c.create("mail", "/v1/notifications/channels/config", mail, CREATED).await;
     c.send(Method::GET, "/v1/notifications/channels?limit=20", None, OK).await;
     c.send(Method::GET, "/v1/notifications/channels/config", None, OK).await;
-    let edited = c.round_trip("/v1/notifications/channels/config/{mail}", "/v1/notifications/channels/config/{mail}", |ch| {
-        ch["description"] = json!("mail v2");
-    }).await;
+    let edited = c
+        .round_trip("/v1/notifications/channels/config/{mail}", "/v1/notifications/channels/config/{mail}", |ch| {
+            ch["description"] = json!("mail v2");
+        })
+        .await;
     assert_eq!(edited["description"], "mail v2");
     let id = c.ids["mail"].clone();
     let stored = s.server.state.management(move |m| m.channel(&id)).await.unwrap().unwrap();
     assert!(stored.config_json.contains("hunter2"), "a redacted secret sent back keeps its value");
-    let edited = c.round_trip("/v1/notifications/channels/{hook}", "/v1/notifications/channels/config/{hook}", |ch| {
-        ch["min_severity"] = json!("critical");
-    }).await;
+    let edited = c
+        .round_trip("/v1/notifications/channels/{hook}", "/v1/notifications/channels/config/{hook}", |ch| {
+            ch["min_severity"] = json!("critical");
+        })
+        .await;
     assert_eq!(edited["min_severity"], "critical");
     let recipients = json!({"recipients": ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]});
     c.send(Method::PUT, "/v1/notifications/channels/{hook}/recipients", Some(recipients), OK).await;
@@ -185,7 +202,13 @@ async fn a_0_1_client_session_replays_with_the_same_statuses_and_envelopes() {
     let window = c.create("window", "/v1/notifications/silence-windows", window, CREATED).await;
     assert_eq!((window["start_time"].as_str(), window["end_time"].as_str()), (Some("02:00"), Some("04:30")));
     c.send(Method::GET, "/v1/notifications/silence-windows?limit=20", None, OK).await;
-    c.send(Method::DELETE, "/v1/notifications/silence-windows/{window}", None, (200, 0, Some("Silence window deleted"))).await;
+    c.send(
+        Method::DELETE,
+        "/v1/notifications/silence-windows/{window}",
+        None,
+        (200, 0, Some("Silence window deleted")),
+    )
+    .await;
 
     // Logs, dashboard and system (§5.11, §5.12).
     let logs = c.send(Method::GET, "/v1/notifications/logs?limit=20&offset=0", None, OK).await;
@@ -201,15 +224,26 @@ async fn a_0_1_client_session_replays_with_the_same_statuses_and_envelopes() {
         "description": "console theme", "config_json": "{\"value\":\"dark\"}"});
     c.create("cfg", "/v1/system/configs", cfg, CREATED).await;
     c.send(Method::GET, "/v1/system/configs", None, OK).await;
-    let edited = c.round_trip("/v1/system/configs/{cfg}", "/v1/system/configs/{cfg}", |r| {
-        r["display_name"] = json!("Colour theme");
-        r["config_json"] = json!({"value": "light"});
-    }).await;
-    assert_eq!((edited["display_name"].as_str(), edited["config_json"]["value"].as_str()), (Some("Colour theme"), Some("light")));
+    let edited = c
+        .round_trip("/v1/system/configs/{cfg}", "/v1/system/configs/{cfg}", |r| {
+            r["display_name"] = json!("Colour theme");
+            r["config_json"] = json!({"value": "light"});
+        })
+        .await;
+    assert_eq!(
+        (edited["display_name"].as_str(), edited["config_json"]["value"].as_str()),
+        (Some("Colour theme"), Some("light"))
+    );
     let window_setting = c.send(Method::GET, "/v1/system/configs?limit=100", None, OK).await;
-    let window_setting = window_setting.as_array().unwrap().iter().find(|r| r["config_key"] == "notification_aggregation_window").unwrap();
+    let window_setting = window_setting
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["config_key"] == "notification_aggregation_window")
+        .unwrap();
     c.ids.insert("agg", window_setting["id"].as_str().unwrap().to_owned());
-    c.round_trip("/v1/system/configs/{agg}", "/v1/system/configs/{agg}", |r| r["config_json"] = json!({"value": 30})).await;
+    c.round_trip("/v1/system/configs/{agg}", "/v1/system/configs/{agg}", |r| r["config_json"] = json!({"value": 30}))
+        .await;
     c.send(Method::DELETE, "/v1/system/configs/{cfg}", None, (200, 0, Some("System config deleted"))).await;
 
     // Dictionaries (§5.14): types and items, each sent back as fetched.
@@ -220,7 +254,8 @@ async fn a_0_1_client_session_replays_with_the_same_statuses_and_envelopes() {
         "sort_order": 1, "enabled": true, "description": "d", "extra_json": "{\"color\":\"red\"}"});
     c.create("item", "/v1/dictionaries", item, CREATED).await;
     c.send(Method::GET, "/v1/dictionaries/type/env?enabled_only=true", None, OK).await;
-    let edited = c.round_trip("/v1/dictionaries/{item}", "/v1/dictionaries/{item}", |i| i["dict_label"] = json!("Prod")).await;
+    let edited =
+        c.round_trip("/v1/dictionaries/{item}", "/v1/dictionaries/{item}", |i| i["dict_label"] = json!("Prod")).await;
     assert_eq!((edited["dict_label"].as_str(), edited["dict_key"].as_str()), (Some("Prod"), Some("prod")));
     let mut summary = c.send(Method::GET, "/v1/dictionaries/types", None, OK).await;
     let summary = summary.as_array_mut().unwrap().iter_mut().find(|t| t["dict_type"] == "env").unwrap().take();
@@ -248,7 +283,8 @@ async fn a_0_1_client_session_replays_with_the_same_statuses_and_envelopes() {
 
     // Password change revokes the caller's token (§5.1).
     let change = json!({"current_password": ADMIN_PASSWORD, "new_password": "another-password-2"});
-    c.send(Method::POST, "/v1/auth/password", Some(change), (200, 0, Some("password changed, please login again"))).await;
+    c.send(Method::POST, "/v1/auth/password", Some(change), (200, 0, Some("password changed, please login again")))
+        .await;
     c.send(Method::GET, "/v1/agents", None, (401, 1002, Some("token revoked"))).await;
 
     assert!(c.requests >= 40, "{} requests replayed", c.requests);
@@ -289,7 +325,13 @@ async fn unknown_body_fields_are_ignored_but_unknown_rule_config_keys_are_named(
     let cfg = json!({"config_key": "k", "config_type": "runtime", "display_name": "K", "config_json": {"value": 1}});
     c.create("cfg", "/v1/system/configs", extra(cfg), CREATED).await;
     c.send(Method::PUT, "/v1/system/configs/{cfg}", Some(extra(json!({"enabled": false}))), OK).await;
-    c.send(Method::POST, "/v1/dictionaries/types", Some(extra(json!({"dict_type": "t", "dict_type_label": "T"}))), CREATED).await;
+    c.send(
+        Method::POST,
+        "/v1/dictionaries/types",
+        Some(extra(json!({"dict_type": "t", "dict_type_label": "T"}))),
+        CREATED,
+    )
+    .await;
     c.send(Method::PUT, "/v1/dictionaries/types/t", Some(extra(json!({"sort_order": 1}))), OK).await;
     let item = json!({"dict_type": "t", "dict_key": "k", "dict_label": "K"});
     c.create("item", "/v1/dictionaries", extra(item), CREATED).await;
@@ -309,16 +351,24 @@ async fn unknown_body_fields_are_ignored_but_unknown_rule_config_keys_are_named(
 #[tokio::test]
 async fn requests_0_1_accepted_are_accepted_and_normalised() {
     let s = TestServer::start().await;
-    for (rule_type, stored) in [("trend", "trend_prediction"), (" Trend ", "trend_prediction"), ("THRESHOLD", "threshold")] {
-        let config = if stored == "threshold" { json!({"operator": "gt", "value": 1}) } else { json!({"predict_threshold": 9}) };
+    for (rule_type, stored) in
+        [("trend", "trend_prediction"), (" Trend ", "trend_prediction"), ("THRESHOLD", "threshold")]
+    {
+        let config =
+            if stored == "threshold" { json!({"operator": "gt", "value": 1}) } else { json!({"predict_threshold": 9}) };
         let rule = json!({"name": format!("r {rule_type}"), "rule_type": rule_type, "metric": "cpu.usage", "config_json": config});
         let (status, body) = s.call(Method::POST, "/v1/alerts/rules", Some(rule)).await;
         assert_eq!((status, body["data"]["rule_type"].as_str()), (201, Some(stored)), "{rule_type}: {body}");
     }
 
     let sw = "/v1/notifications/silence-windows";
-    let (status, body) = s.call(Method::POST, sw, Some(json!({"start_time": "22:15:00", "end_time": "06:00:00"}))).await;
-    assert_eq!((status, body["data"]["start_time"].as_str(), body["data"]["end_time"].as_str()), (201, Some("22:15"), Some("06:00")), "{body}");
+    let (status, body) =
+        s.call(Method::POST, sw, Some(json!({"start_time": "22:15:00", "end_time": "06:00:00"}))).await;
+    assert_eq!(
+        (status, body["data"]["start_time"].as_str(), body["data"]["end_time"].as_str()),
+        (201, Some("22:15"), Some("06:00")),
+        "{body}"
+    );
     let id = body["data"]["id"].as_str().unwrap().to_owned();
     let (status, body) = s.call(Method::PUT, &format!("{sw}/{id}"), Some(json!({"end_time": "07:30:00"}))).await;
     assert_eq!((status, body["data"]["end_time"].as_str()), (200, Some("07:30")), "{body}");
@@ -341,12 +391,23 @@ async fn requests_0_1_accepted_are_accepted_and_normalised() {
         assert_eq!(body["data"]["config_key"], key.as_str());
     }
     // The keys the server uses are still checked.
-    let (status, body) = s.call(Method::PUT, &format!("{configs}/{}", first_id(&s, "notification_log_retention").await),
-        Some(json!({"config_json": {"value": "forever"}}))).await;
+    let (status, body) = s
+        .call(
+            Method::PUT,
+            &format!("{configs}/{}", first_id(&s, "notification_log_retention").await),
+            Some(json!({"config_json": {"value": "forever"}})),
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["err_msg"].as_str().unwrap().contains("notification_log_retention: value must be an integer"), "{body}");
+    assert!(
+        body["err_msg"].as_str().unwrap().contains("notification_log_retention: value must be an integer"),
+        "{body}"
+    );
     let (status, body) = s.call(Method::POST, configs, Some(setting("no_value", json!({"v": 1})))).await;
-    assert_eq!((status, body["err_msg"].as_str()), (400, Some("no_value: config must be a JSON object with a \"value\"")));
+    assert_eq!(
+        (status, body["err_msg"].as_str()),
+        (400, Some("no_value: config must be a JSON object with a \"value\""))
+    );
     s.stop().await;
 }
 

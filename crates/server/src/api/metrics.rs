@@ -130,17 +130,19 @@ async fn distinct(state: AppStateRef, range: TimeRange, p: PageParams, field: Se
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SeriesParams {
-    /// Required.
-    agent_id: Option<String>,
-    /// Required.
-    metric_name: Option<String>,
+    #[serde(default)]
+    #[param(required = true, min_length = 1)]
+    agent_id: String,
+    #[serde(default)]
+    #[param(required = true, min_length = 1)]
+    metric_name: String,
 }
 
 impl SeriesParams {
     /// The required agent and metric, and the range (default: the last hour).
     fn resolve(&self, range: &TimeRange, now_ms: i64) -> Result<(String, String, i64, i64), ApiError> {
-        let agent = required("agent_id", self.agent_id.as_deref())?.to_owned();
-        let metric = required("metric_name", self.metric_name.as_deref())?.to_owned();
+        let agent = required("agent_id", Some(&self.agent_id))?.to_owned();
+        let metric = required("metric_name", Some(&self.metric_name))?.to_owned();
         let (from, to) = range.resolve(now_ms, HOUR_MS)?;
         Ok((agent, metric, from, to))
     }

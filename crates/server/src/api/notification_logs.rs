@@ -16,6 +16,7 @@ pub struct LogParams {
     channel_id: Option<String>,
     channel_type: Option<String>,
     /// `success` or `failed`.
+    #[param(pattern = "^(success|failed)?$")]
     status: Option<String>,
     alert_event_id: Option<String>,
     rule_id: Option<String>,
@@ -43,7 +44,7 @@ pub struct SummaryParams {
 }
 
 fn seconds(name: &str, raw: Option<&str>) -> Result<Option<i64>, ApiError> {
-    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else { return Ok(None) };
+    let Some(raw) = raw.map(str::trim) else { return Ok(None) };
     raw.parse::<i64>()
         .map(|s| Some(s.saturating_mul(1000)))
         .map_err(|_| ApiError::bad_request(format!("{name} must be Unix seconds (an integer), got {raw:?}")))

@@ -88,11 +88,7 @@ pub struct EmptyEnvelope {
 /// `components/responses` and referenced by [`finish`]:
 /// (status, component name, description).
 const SHARED_RESPONSES: &[(&str, &str, &str)] = &[
-    (
-        "400",
-        "BadRequest",
-        "A query parameter or the body is malformed or invalid (1001); the message names it",
-    ),
+    ("400", "BadRequest", "A query parameter or the body is malformed or invalid (1001); the message names it"),
     (
         "401",
         "Unauthorized",
@@ -134,9 +130,8 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
     }
     let mut request_schemas = BTreeSet::new();
     for item in doc.paths.paths.values_mut() {
-        for op in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch]
-            .into_iter()
-            .flatten()
+        for op in
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
         {
             add_shared_responses(op);
             if let Some(body) = &op.request_body {
@@ -167,9 +162,8 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
         }
     }
     for item in doc.paths.paths.values_mut() {
-        for op in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch]
-            .into_iter()
-            .flatten()
+        for op in
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
         {
             for response in op.responses.responses.values_mut() {
                 if let RefOr::T(response) = response {
@@ -197,8 +191,7 @@ fn error_response(description: &str) -> Response {
 fn add_shared_responses(op: &mut Operation) {
     let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
     let has_body = op.request_body.is_some();
-    let has_query =
-        op.parameters.iter().flatten().any(|p| matches!(p.parameter_in, ParameterIn::Query));
+    let has_query = op.parameters.iter().flatten().any(|p| matches!(p.parameter_in, ParameterIn::Query));
     for (status, name, _) in SHARED_RESPONSES {
         let applies = match *status {
             "400" => has_body || has_query,
@@ -237,7 +230,7 @@ fn refs_in(schema: &Schema, out: &mut Vec<String>) {
         Schema::Object(o) => o.properties.values().for_each(|p| visit(p, out)),
         Schema::Array(a) => {
             if let ArrayItems::RefOrSchema(items) = &a.items {
-                visit(&**items, out);
+                visit(items, out);
             }
         }
         Schema::OneOf(x) => x.items.iter().for_each(|p| visit(p, out)),
@@ -273,7 +266,7 @@ fn walk(schema: &mut Schema, response: bool) {
         }
         Schema::Array(a) => {
             if let ArrayItems::RefOrSchema(items) = &mut a.items {
-                visit(&mut **items);
+                visit(items);
             }
         }
         Schema::OneOf(x) => x.items.iter_mut().for_each(visit),

@@ -66,11 +66,11 @@ fn parse_count(name: &str, raw: Option<&str>) -> Result<Option<usize>, ApiError>
 pub struct TimeRange {
     /// From (RFC 3339, inclusive); default `timestamp__lte` minus the endpoint's default span.
     #[serde(rename = "timestamp__gte")]
-    #[param(rename = "timestamp__gte")]
+    #[param(rename = "timestamp__gte", format = DateTime)]
     pub from: Option<String>,
     /// To (RFC 3339, inclusive); default now.
     #[serde(rename = "timestamp__lte")]
-    #[param(rename = "timestamp__lte")]
+    #[param(rename = "timestamp__lte", format = DateTime)]
     pub to: Option<String>,
 }
 
@@ -82,8 +82,9 @@ impl TimeRange {
 }
 
 /// Parses an RFC 3339 instant to Unix milliseconds.
+/// An empty value is refused: the document declares `format: date-time`.
 pub fn parse_time(name: &str, raw: Option<&str>) -> Result<Option<i64>, ApiError> {
-    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+    let Some(raw) = raw.map(str::trim) else {
         return Ok(None);
     };
     raw.parse::<Timestamp>().map(|t| Some(t.as_millisecond())).map_err(|_| {

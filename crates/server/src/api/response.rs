@@ -197,17 +197,38 @@ impl<S: Send + Sync, T: DeserializeOwned + ToSchema> FromRequest<S> for ApiJson<
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                code::BAD_REQUEST,
+                "invalid request body: Expected request with `Content-Type: application/json`",
+            ));
+        }
         let path = req.uri().path().to_owned();
-        let Json(value) = Json::<serde_json::Value>::from_request(req, state).await.map_err(json_rejection)?;
-        if tracing::enabled!(tracing::Level::DEBUG) {
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            let status = e.status();
+            let status = if status == StatusCode::PAYLOAD_TOO_LARGE { status } else { StatusCode::BAD_REQUEST };
+            ApiError::new(status, code::BAD_REQUEST, format!("invalid request body: {}", e.body_text()))
+        })?;
+        let Json(body) = Json::<T>::from_bytes(&bytes).map_err(json_rejection)?;
+        if tracing::enabled!(tracing::Level::DEBUG)
+            && let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes)
+        {
             let ignored = unknown_fields::<T>(&value);
             if !ignored.is_empty() {
                 tracing::debug!(%path, fields = ?ignored, "request body: unknown fields ignored");
             }
         }
-        let body = T::deserialize(value).map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?;
         Ok(Self(body))
     }
+}
+
+/// `application/json` or any `+json` type, as axum's `Json` requires.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let Some((kind, sub)) = essence.split_once('/') else { return false };
+    kind == "application" && (sub == "json" || sub.ends_with("+json"))
 }
 
 /// Top-level keys of `body` that are not properties of `T`'s schema.
