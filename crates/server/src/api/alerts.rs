@@ -69,9 +69,12 @@ pub struct HistoryParams {
     #[serde(rename = "agent_id__eq")]
     #[param(rename = "agent_id__eq")]
     agent_id: Option<String>,
-    /// `info`, `warning` or `critical`.
+    /// `info`, `warning` or `critical` (any case).
     #[serde(rename = "severity__eq")]
-    #[param(rename = "severity__eq")]
+    #[param(
+        rename = "severity__eq",
+        pattern = "^([Ii][Nn][Ff][Oo]|[Ww][Aa][Rr][Nn][Ii][Nn][Gg]|[Cc][Rr][Ii][Tt][Ii][Cc][Aa][Ll])?$"
+    )]
     severity: Option<String>,
 }
 

@@ -66,7 +66,7 @@ pub async fn list(
     ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult {
     let page = p.page()?;
-    let (from, to) = range.resolve(state.clock.now_ms(), HOUR_MS)?;
+    let (from, to) = stored(&state, range.resolve(state.clock.now_ms(), HOUR_MS)?).await?;
     let query = SampleQuery {
         agent_id: q.agent_id.filter(|s| !s.is_empty()),
         metric_name: q.metric_name.filter(|s| !s.is_empty()),
@@ -121,7 +121,7 @@ pub async fn agents(state: AppStateRef, q: ApiQuery<TimeRange>, p: ApiQuery<Page
 
 async fn distinct(state: AppStateRef, range: TimeRange, p: PageParams, field: SeriesField) -> ApiResult {
     let page = p.page()?;
-    let (from, to) = range.resolve(state.clock.now_ms(), DAY_MS)?;
+    let (from, to) = stored(&state, range.resolve(state.clock.now_ms(), DAY_MS)?).await?;
     let values = state.read(move |r| r.distinct(field, from, to, page.limit, page.offset)).await?;
     Ok(ApiOk::data(values))
 }
@@ -209,4 +209,15 @@ pub async fn series(
         })
         .collect();
     Ok(ApiOk::data(items))
+}
+
+/// A range cut to the days that have partitions on disk: reads visit one
+/// partition per day, so a range of centuries would otherwise keep a
+/// request busy for a long time finding nothing.
+async fn stored(state: &AppStateRef, (from, to): (i64, i64)) -> Result<(i64, i64), ApiError> {
+    let days = state.read(|r| r.partitions()).await?;
+    match (days.first(), days.last()) {
+        (Some(first), Some(last)) => Ok((from.max(first.day.start_ms()), to.min(last.day.end_ms()))),
+        _ => Ok((from, from.saturating_sub(1))),
+    }
 }
