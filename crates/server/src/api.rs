@@ -14,6 +14,7 @@ mod channels;
 mod dashboard;
 mod dictionaries;
 mod health;
+pub mod http_errors;
 mod metrics;
 mod notification_logs;
 pub mod openapi;
@@ -50,7 +51,8 @@ pub type AppStateRef = State<Arc<AppState>>;
 
 /// The whole HTTP surface and its OpenAPI document.
 pub fn router(state: Arc<AppState>) -> Router {
-    let (router, doc) = documented_routes(state.clone()).split_for_parts();
+    let (router, mut doc) = documented_routes(state.clone()).split_for_parts();
+    openapi::finish(&mut doc);
     let json = Arc::new(doc.to_pretty_json().unwrap_or_default());
     let yaml = Arc::new(doc.to_yaml().unwrap_or_default());
     router
@@ -72,6 +74,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/docs/", get(|| swagger_ui(String::new())))
         .route("/docs/{*file}", get(|axum::extract::Path(file): axum::extract::Path<String>| swagger_ui(file)))
         .fallback(response::not_found)
+        .method_not_allowed_fallback(response::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(middleware::from_fn(response::trace_id))
@@ -98,7 +101,9 @@ fn cors(origins: &[String]) -> CorsLayer {
 
 /// The OpenAPI document alone (what `/v1/openapi.json` serves).
 pub fn openapi_document(state: Arc<AppState>) -> utoipa::openapi::OpenApi {
-    documented_routes(state).split_for_parts().1
+    let mut doc = documented_routes(state).split_for_parts().1;
+    openapi::finish(&mut doc);
+    doc
 }
 
 fn documented_routes(state: Arc<AppState>) -> OpenApiRouter<Arc<AppState>> {

@@ -146,8 +146,11 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
     }));
 
     let app = crate::api::router(state.clone());
-    let http = axum::serve(http_listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(wait_for(stopped.clone()));
+    let http = axum::serve(
+        crate::api::http_errors::listener(http_listener),
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(wait_for(stopped.clone()));
     tasks.push(tokio::spawn(async move {
         if let Err(error) = http.await {
             tracing::error!(%error, "HTTP server failed");

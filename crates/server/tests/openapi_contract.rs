@@ -142,15 +142,26 @@ async fn every_operation_is_documented_and_every_documented_operation_is_routed(
 /// and status.
 #[track_caller]
 fn schema_errors(doc: &Value, method: &str, path: &str, status: u16, body: &Value) -> Vec<String> {
-    let response = &doc["paths"][path][method]["responses"][status.to_string()];
+    let response = response(doc, method, path, status);
     assert!(response.is_object(), "{method} {path}: status {status} is not documented (body {body})");
     let schema = &response["content"]["application/json"]["schema"];
     assert!(schema.is_object(), "{method} {path} {status}: no JSON schema");
-    // Resolve `#/components/...` against the whole document.
+    // Resolve `#/components/...` against the whole document; formats
+    // (`date-time`) are checked too, as schemathesis does.
     let mut root = json!({ "components": doc["components"].clone() });
     root.as_object_mut().unwrap().extend(schema.as_object().unwrap().clone());
-    let validator = jsonschema::draft202012::new(&root).unwrap();
+    let validator = jsonschema::draft202012::options().should_validate_formats(true).build(&root).unwrap();
     validator.iter_errors(body).map(|e| format!("{e} at {}", e.instance_path())).collect()
+}
+
+/// The documented response of an operation for `status`, with a
+/// `#/components/responses/...` reference resolved (Null when undocumented).
+fn response(doc: &Value, method: &str, path: &str, status: u16) -> Value {
+    let r = &doc["paths"][path][method]["responses"][status.to_string()];
+    match r["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/responses/")) {
+        Some(name) => doc["components"]["responses"][name].clone(),
+        None => r.clone(),
+    }
 }
 
 #[track_caller]
@@ -453,5 +464,107 @@ async fn swagger_ui_is_served_at_docs_without_a_token() {
     assert!(init.contains("/v1/openapi.json"), "the UI reads our document: {init}");
     let missing = s.http.get(s.url("/docs/nope.js")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
+    s.stop().await;
+}
+
+/// The mismatches schemathesis found in the first document (issue 9,
+/// point 4), each checked against the document and the real server.
+#[tokio::test]
+async fn the_document_describes_the_errors_and_limits_the_server_has() {
+    let s = TestServer::start().await;
+    let doc = document(&s).await;
+
+    // Every operation with a JSON body documents 413 and 415 (and 400),
+    // and a body sent without the JSON content type gets a 415 as documented.
+    let mut with_body = 0;
+    for (m, path) in OPERATIONS {
+        let op = &doc["paths"][*path][*m];
+        if op["requestBody"].is_object() {
+            with_body += 1;
+            for status in [400, 413, 415] {
+                assert!(response(&doc, m, path, status).is_object(), "{m} {path}: {status} not documented");
+            }
+            let concrete = path.replace("{id}", "x").replace("{dict_type}", "x");
+            let req = s.http.request(m.to_uppercase().parse().unwrap(), s.url(&concrete)).bearer_auth(&s.token);
+            let resp = req.body("{}").send().await.unwrap();
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(status, 415, "{m} {path}: {body}");
+            check(&doc, m, path, status, &body);
+        }
+        if op["security"].is_array() {
+            assert!(response(&doc, m, path, 401).is_object(), "{m} {path}: 401 not documented");
+        }
+    }
+    assert!(with_body >= 20, "{with_body} operations with a JSON body");
+
+    // Paging errors are documented on every list, including these two.
+    for path in ["/v1/alerts/active", "/v1/dictionaries/types"] {
+        let (status, body, _) = s.get(&format!("{path}?limit=x")).await;
+        assert_eq!(status, 400, "{body}");
+        check(&doc, "get", path, status, &body);
+    }
+
+    // `limit` and `offset` are int64 >= 0, and the server takes exactly that.
+    let params = doc["paths"]["/v1/alerts/active"]["get"]["parameters"].as_array().unwrap();
+    for name in ["limit", "offset"] {
+        let p = params.iter().find(|p| p["name"] == name).unwrap();
+        assert_eq!((p["schema"]["format"].as_str(), p["schema"]["minimum"].as_i64()), (Some("int64"), Some(0)), "{p}");
+    }
+    for (query, status) in [
+        ("offset=9223372036854775807", 200),
+        ("offset=9223372036854775808", 400),
+        ("limit=18446744073709551615", 400),
+        ("limit=", 400),
+        ("limit=-1", 400),
+    ] {
+        let (got, body, _) = s.get(&format!("/v1/alerts/active?{query}")).await;
+        assert_eq!(got, status, "{query}: {body}");
+    }
+
+    // `hours` is bounded in the document as in the server.
+    let hours = doc["paths"]["/v1/alerts/summary"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "hours")
+        .unwrap()["schema"]
+        .clone();
+    assert_eq!((hours["minimum"].as_i64(), hours["maximum"].as_i64()), (Some(1), Some(8760)), "{hours}");
+    for (h, status) in [("8760", 200), ("2147483646", 400)] {
+        let (got, body, _) = s.get(&format!("/v1/alerts/summary?hours={h}")).await;
+        assert_eq!(got, status, "hours={h}: {body}");
+        check(&doc, "get", "/v1/alerts/summary", got, &body);
+    }
+
+    // Required request fields are marked required; request bodies take
+    // fields they do not know (no `additionalProperties: false`).
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for (schema, fields) in [
+        ("LoginBody", &["username", "password"][..]),
+        ("PasswordBody", &["current_password", "new_password"]),
+        ("CreateBody", &["agent_id"]),
+        ("CreateDomain", &["domain"]),
+        ("CreateRule", &["name", "rule_type"]),
+        ("CreateWindow", &["start_time", "end_time"]),
+    ] {
+        let required: Vec<&str> =
+            schemas[schema]["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        for f in fields {
+            assert!(required.contains(f), "{schema}.{f} is not required: {required:?}");
+        }
+    }
+    for (name, schema) in schemas {
+        assert_ne!(schema["additionalProperties"], json!(false), "{name} refuses unknown fields");
+    }
+
+    // Responses: timestamps are date-time and every property is required.
+    let detail = &schemas["RuleDetail"];
+    assert_eq!(detail["properties"]["created_at"]["format"], "date-time");
+    assert_eq!(schemas["EventItem"]["properties"]["predicted_breach"]["format"], "date-time");
+    let props: Vec<&String> = schemas["CertDomainItem"]["properties"].as_object().unwrap().keys().collect();
+    let required: Vec<&str> =
+        schemas["CertDomainItem"]["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(props.len(), required.len(), "{required:?}");
     s.stop().await;
 }

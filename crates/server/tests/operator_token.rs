@@ -117,7 +117,6 @@ async fn silence_windows_can_be_changed_with_validation() {
     for (bad, message) in [
         (json!({"start_time": "25:00"}), "start_time must be a time of day"),
         (json!({"timezone": "Mars/Base"}), "not a known IANA time zone"),
-        (json!({"colour": "red"}), "unknown field `colour`"),
     ] {
         let (status, body) = s.call(Method::PUT, &one, Some(bad.clone())).await;
         assert_eq!(status, 400, "{bad}: {body}");

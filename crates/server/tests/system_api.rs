@@ -45,7 +45,11 @@ async fn runtime_settings_are_seeded_validated_and_drive_the_effective_config() 
             409,
             "config_key 'notification_aggregation_window' already exists",
         ),
-        (create("my_key", "runtime", json!({"value": 5})), 400, "unknown runtime setting \"my_key\""),
+        (
+            create("my_key", "runtime", json!({"other": 5})),
+            400,
+            "my_key: config must be a JSON object with a \"value\"",
+        ),
         (create("x", "email", json!({"value": 5})), 400, "config_type must be \"runtime\""),
         (create("notification_log_retention", "runtime", json!("{nope")), 400, "config_json is not valid JSON"),
     ];

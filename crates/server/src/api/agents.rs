@@ -34,8 +34,7 @@ pub struct AgentItem {
 #[utoipa::path(get, path = "/agents", tag = "agents", params(PageParams), security(("bearer_auth" = [])),
     responses(
         (status = 200, description = "Agents", body = Envelope<Vec<AgentItem>>),
-        (status = 400, description = "Bad paging parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Bad paging parameter", body = EmptyEnvelope)))]
 pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
     let whitelisted = state.management(|m| m.whitelisted_agent_ids()).await?;
@@ -85,7 +84,6 @@ pub struct LatestItem {
     params(("id" = String, Path, description = "Agent id")),
     responses(
         (status = 200, description = "Latest values, in the README's metric order", body = Envelope<Vec<LatestItem>>),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Agent not found`", body = EmptyEnvelope)))]
 pub async fn latest(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let known = state.agents.get(&id).is_some() || {

@@ -69,9 +69,12 @@ pub struct HistoryParams {
     #[serde(rename = "agent_id__eq")]
     #[param(rename = "agent_id__eq")]
     agent_id: Option<String>,
-    /// `info`, `warning` or `critical`.
+    /// `info`, `warning` or `critical` (any case).
     #[serde(rename = "severity__eq")]
-    #[param(rename = "severity__eq")]
+    #[param(
+        rename = "severity__eq",
+        pattern = "^([Ii][Nn][Ff][Oo]|[Ww][Aa][Rr][Nn][Ii][Nn][Gg]|[Cc][Rr][Ii][Tt][Ii][Cc][Aa][Ll])?$"
+    )]
     severity: Option<String>,
 }
 
@@ -80,8 +83,7 @@ pub struct HistoryParams {
 #[utoipa::path(get, path = "/alerts/history", tag = "alerts", params(HistoryParams, TimeRange, PageParams),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Events", body = Envelope<Vec<EventItem>>),
-        (status = 400, description = "Bad parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Bad parameter", body = EmptyEnvelope)))]
 pub async fn history(
     state: AppStateRef,
     ApiQuery(q): ApiQuery<HistoryParams>,
@@ -106,8 +108,7 @@ pub async fn history(
 /// Open and acknowledged alerts of the last 7 days, newest first.
 #[utoipa::path(get, path = "/alerts/active", tag = "alerts", params(PageParams), security(("bearer_auth" = [])),
     responses(
-        (status = 200, description = "Active alerts", body = Envelope<Vec<EventItem>>),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 200, description = "Active alerts", body = Envelope<Vec<EventItem>>)))]
 pub async fn active(state: AppStateRef, ApiQuery(p): ApiQuery<PageParams>) -> ApiResult {
     let page = p.page()?;
     let since = state.clock.now_ms() - 7 * DAY_MS;
@@ -133,7 +134,6 @@ async fn transition(state: AppStateRef, id: String, resolve: bool, done: &str) -
 #[utoipa::path(post, path = "/alerts/history/{id}/acknowledge", tag = "alerts", security(("bearer_auth" = [])),
     params(("id" = String, Path, description = "Event id")), responses(
         (status = 200, description = "`Alert acknowledged`", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Alert not found`", body = EmptyEnvelope),
         (status = 409, description = "The alert is already resolved", body = EmptyEnvelope)))]
 pub async fn acknowledge(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
@@ -144,7 +144,6 @@ pub async fn acknowledge(state: AppStateRef, Path(id): Path<String>) -> ApiResul
 #[utoipa::path(post, path = "/alerts/history/{id}/resolve", tag = "alerts", security(("bearer_auth" = [])),
     params(("id" = String, Path, description = "Event id")), responses(
         (status = 200, description = "`Alert resolved`", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Alert not found`", body = EmptyEnvelope)))]
 pub async fn resolve(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     transition(state, id, true, "Alert resolved").await
@@ -153,8 +152,8 @@ pub async fn resolve(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SummaryParams {
-    /// Hours to look back (default 24, at most 8760).
-    #[param(value_type = Option<u32>)]
+    /// Hours to look back (default 24).
+    #[param(value_type = Option<i32>, minimum = 1, maximum = 8760)]
     hours: Option<String>,
 }
 
@@ -175,8 +174,7 @@ pub struct AlertSummaryData {
 #[utoipa::path(get, path = "/alerts/summary", tag = "alerts", params(SummaryParams), security(("bearer_auth" = [])),
     responses(
         (status = 200, description = "Summary", body = Envelope<AlertSummaryData>),
-        (status = 400, description = "Bad `hours`", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Bad `hours`", body = EmptyEnvelope)))]
 pub async fn summary(state: AppStateRef, ApiQuery(q): ApiQuery<SummaryParams>) -> ApiResult {
     let hours = match q.hours.as_deref().map(str::trim).filter(|h| !h.is_empty()) {
         None => 24,

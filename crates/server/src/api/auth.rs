@@ -74,8 +74,10 @@ pub async fn require_user(State(state): AppStateRef, mut request: Request, next:
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginBody {
     #[serde(default)]
+    #[schema(required = true, min_length = 1)]
     username: String,
     #[serde(default)]
+    #[schema(required = true, min_length = 1)]
     password: String,
 }
 
@@ -147,8 +149,11 @@ pub async fn login(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordBody {
     #[serde(default)]
+    #[schema(required = true, min_length = 1)]
     current_password: String,
+    /// At least 8 characters.
     #[serde(default)]
+    #[schema(required = true, min_length = 8)]
     new_password: String,
 }
 

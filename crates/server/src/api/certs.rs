@@ -235,10 +235,10 @@ pub struct DeletedItem {
 
 /// Body of `POST /v1/certs/domains` (and each item of a batch).
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct CreateDomain {
     /// Host name or IP address, without scheme, path or port.
     #[serde(default)]
+    #[schema(required = true)]
     domain: String,
     /// 1–65535, default 443.
     #[schema(value_type = Option<i32>)]
@@ -251,7 +251,6 @@ pub struct CreateDomain {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct CreateDomains {
     domains: Vec<CreateDomain>,
 }
@@ -261,7 +260,6 @@ pub struct CreateDomains {
 /// the read-only fields a GET returns are accepted (and ignored), so a
 /// fetched domain can be sent back.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UpdateDomain {
     #[schema(value_type = Option<i32>)]
     port: Option<i64>,
@@ -276,18 +274,6 @@ pub struct UpdateDomain {
     note: Option<Option<String>>,
     /// Must equal the domain's name when given.
     domain: Option<String>,
-    #[serde(default)]
-    #[schema(ignore)]
-    id: Option<serde_json::Value>,
-    #[serde(default)]
-    #[schema(ignore)]
-    last_checked_at: Option<serde_json::Value>,
-    #[serde(default)]
-    #[schema(ignore)]
-    created_at: Option<serde_json::Value>,
-    #[serde(default)]
-    #[schema(ignore)]
-    updated_at: Option<serde_json::Value>,
 }
 
 /// Filters of `GET /v1/certs/domains`.
@@ -441,7 +427,6 @@ async fn load_domain(state: &AppStateRef, id: String) -> Result<CertDomain, ApiE
     params(CertificateFilterParams, PageParams), security(("bearer_auth" = [])), responses(
         (status = 200, description = "Certificate details", body = Envelope<Vec<CertificateDetailsItem>>),
         (status = 400, description = "Bad filter or paging parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 500, description = "Storage error", body = EmptyEnvelope)))]
 pub async fn list_certificates(
     state: AppStateRef,
@@ -476,7 +461,6 @@ async fn load_certificate(state: &AppStateRef, id: String) -> Result<Certificate
 #[utoipa::path(get, path = "/certificates/{id}", tag = "certificates", security(("bearer_auth" = [])),
     params(("id" = String, Path, description = "Certificate details id")), responses(
         (status = 200, description = "Certificate details", body = Envelope<CertificateDetailsItem>),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Certificate with id '<id>' not found`", body = EmptyEnvelope)))]
 pub async fn get_certificate(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     Ok(ApiOk::data(CertificateDetailsItem::from(load_certificate(&state, id).await?)))
@@ -486,7 +470,6 @@ pub async fn get_certificate(state: AppStateRef, Path(id): Path<String>) -> ApiR
 #[utoipa::path(get, path = "/certificates/{id}/chain", tag = "certificates", security(("bearer_auth" = [])),
     params(("id" = String, Path, description = "Certificate details id")), responses(
         (status = 200, description = "Chain verdict", body = Envelope<CertificateChainItem>),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Certificate with id '<id>' not found`", body = EmptyEnvelope)))]
 pub async fn certificate_chain(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let d = load_certificate(&state, id).await?;
@@ -506,7 +489,6 @@ pub async fn certificate_chain(state: AppStateRef, Path(id): Path<String>) -> Ap
     security(("bearer_auth" = [])), responses(
         (status = 201, description = "The domain", body = Envelope<CertDomainItem>),
         (status = 400, description = "1102 bad domain, 1103 bad port, 1001 bad interval or body", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 409, description = "1101 `Domain '<d>' already exists`", body = EmptyEnvelope)))]
 pub async fn create_domain(state: AppStateRef, ApiJson(body): ApiJson<CreateDomain>) -> ApiResult {
     let domain = body.validated()?;
@@ -529,7 +511,6 @@ pub async fn create_domain(state: AppStateRef, ApiJson(body): ApiJson<CreateDoma
         (status = 201, description = "The domains", body = Envelope<Vec<CertDomainItem>>),
         (status = 400, description = "1104 empty list; 1102/1103 an invalid item, named by index",
             body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 409, description = "1101 `One or more domains already exist`, or a domain listed twice",
             body = EmptyEnvelope)))]
 pub async fn create_domains(state: AppStateRef, ApiJson(body): ApiJson<CreateDomains>) -> ApiResult {
@@ -563,7 +544,6 @@ pub async fn create_domains(state: AppStateRef, ApiJson(body): ApiJson<CreateDom
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Domains", body = Envelope<Vec<CertDomainItem>>),
         (status = 400, description = "Bad filter or paging parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 500, description = "Storage error", body = EmptyEnvelope)))]
 pub async fn list_domains(
     state: AppStateRef,
@@ -583,7 +563,6 @@ pub async fn list_domains(
 #[utoipa::path(get, path = "/certs/domains/{id}", tag = "certificates", security(("bearer_auth" = [])),
     params(("id" = String, Path, description = "Domain id")), responses(
         (status = 200, description = "The domain", body = Envelope<CertDomainItem>),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Domain not found`", body = EmptyEnvelope)))]
 pub async fn get_domain(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     Ok(ApiOk::data(CertDomainItem::from(load_domain(&state, id).await?)))
@@ -595,7 +574,6 @@ pub async fn get_domain(state: AppStateRef, Path(id): Path<String>) -> ApiResult
         (status = 200, description = "The domain", body = Envelope<CertDomainItem>),
         (status = 400, description = "1103 bad port; 1001 bad interval, body or a changed domain name",
             body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Domain not found`", body = EmptyEnvelope)))]
 pub async fn update_domain(
     state: AppStateRef,
@@ -603,7 +581,6 @@ pub async fn update_domain(
     ApiJson(body): ApiJson<UpdateDomain>,
 ) -> ApiResult {
     let mut d = load_domain(&state, id).await?;
-    let _ = (body.id, body.last_checked_at, body.created_at, body.updated_at);
     if let Some(name) = &body.domain
         && normalize_domain(name).ok().as_deref() != Some(d.domain.as_str())
     {
@@ -634,7 +611,6 @@ pub async fn update_domain(
 #[utoipa::path(delete, path = "/certs/domains/{id}", tag = "certificates", security(("bearer_auth" = [])),
     params(("id" = String, Path, description = "Domain id")), responses(
         (status = 200, description = "`{deleted: true}`", body = Envelope<DeletedItem>),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Domain not found`", body = EmptyEnvelope)))]
 pub async fn delete_domain(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     if !state.management(move |m| m.delete_cert_domain(&id)).await? {
@@ -648,7 +624,6 @@ pub async fn delete_domain(state: AppStateRef, Path(id): Path<String>) -> ApiRes
 #[utoipa::path(post, path = "/certs/domains/{id}/check", tag = "certificates", security(("bearer_auth" = [])),
     params(("id" = String, Path, description = "Domain id")), responses(
         (status = 200, description = "The result", body = Envelope<CertCheckResultItem>),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Domain not found`", body = EmptyEnvelope),
         (status = 500, description = "Storage error", body = EmptyEnvelope)))]
 pub async fn check_domain(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
@@ -662,7 +637,6 @@ pub async fn check_domain(state: AppStateRef, Path(id): Path<String>) -> ApiResu
     description = "Domain id"), PageParams), security(("bearer_auth" = [])), responses(
         (status = 200, description = "Results", body = Envelope<Vec<CertCheckResultItem>>),
         (status = 400, description = "Bad paging parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Domain not found`", body = EmptyEnvelope)))]
 pub async fn domain_history(
     state: AppStateRef,
@@ -682,7 +656,6 @@ pub async fn domain_history(
 /// domains' creation.
 #[utoipa::path(post, path = "/certs/check", tag = "certificates", security(("bearer_auth" = [])), responses(
     (status = 200, description = "One result per enabled domain", body = Envelope<Vec<CertCheckResultItem>>),
-    (status = 401, description = "No valid token", body = EmptyEnvelope),
     (status = 500, description = "Storage error", body = EmptyEnvelope)))]
 pub async fn check_all(state: AppStateRef) -> ApiResult {
     let domains = state.management(|m| m.enabled_cert_domains()).await?;
@@ -696,7 +669,6 @@ pub async fn check_all(state: AppStateRef) -> ApiResult {
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Results", body = Envelope<Vec<CertCheckResultItem>>),
         (status = 400, description = "Bad paging parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 500, description = "Storage error", body = EmptyEnvelope)))]
 pub async fn status(state: AppStateRef, ApiQuery(p): ApiQuery<PageParams>) -> ApiResult {
     let page = p.page()?;
@@ -708,7 +680,6 @@ pub async fn status(state: AppStateRef, ApiQuery(p): ApiQuery<PageParams>) -> Ap
 #[utoipa::path(get, path = "/certs/status/{domain}", tag = "certificates", security(("bearer_auth" = [])),
     params(("domain" = String, Path, description = "Host name")), responses(
         (status = 200, description = "The newest result", body = Envelope<CertCheckResultItem>),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404,
             description = "1004 `Domain is not being monitored`; 1105 `No check results yet for this domain`",
             body = EmptyEnvelope)))]
@@ -731,7 +702,6 @@ pub async fn domain_status(state: AppStateRef, Path(domain): Path<String>) -> Ap
 /// Counts of valid, invalid and soon-expiring certificates.
 #[utoipa::path(get, path = "/certs/summary", tag = "certificates", security(("bearer_auth" = [])), responses(
     (status = 200, description = "Counts", body = Envelope<CertSummaryItem>),
-    (status = 401, description = "No valid token", body = EmptyEnvelope),
     (status = 500, description = "Storage error", body = EmptyEnvelope)))]
 pub async fn summary(state: AppStateRef) -> ApiResult {
     let s = state.management(|m| m.cert_summary()).await?;

@@ -96,7 +96,6 @@ impl From<ChannelRecord> for ChannelConfig {
 
 /// Body of `POST /v1/notifications/channels/config`.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct CreateChannel {
     name: String,
     /// `email`, `webhook`, `sms`, `dingtalk` or `weixin` (`sms_aliyun`, `sms_tencent` and
@@ -118,7 +117,6 @@ pub struct CreateChannel {
 /// Body of `PUT /v1/notifications/channels/config/{id}`: any subset.
 /// Secrets sent back as `***` keep their stored value.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UpdateChannel {
     name: Option<String>,
     description: Option<String>,
@@ -133,7 +131,6 @@ pub struct UpdateChannel {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct RecipientsBody {
     recipients: Vec<String>,
 }
@@ -171,8 +168,7 @@ async fn load_owned(state: &AppStateRef, caller: Caller, id: String) -> Result<C
 #[utoipa::path(get, path = "/notifications/channels", tag = "channels", params(PageParams),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Channels", body = Envelope<Vec<ChannelOverview>>),
-        (status = 400, description = "Bad paging parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Bad paging parameter", body = EmptyEnvelope)))]
 pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
     let items = state
@@ -193,7 +189,6 @@ pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiR
 #[utoipa::path(get, path = "/notifications/channels/{id}", tag = "channels", security(("bearer_auth" = [])),
     params(("id" = String, Path, description = "Channel id")), responses(
         (status = 200, description = "The channel", body = Envelope<ChannelOverview>),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Channel not found`", body = EmptyEnvelope)))]
 pub async fn get(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let found = state
@@ -212,8 +207,7 @@ pub async fn get(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
 #[utoipa::path(get, path = "/notifications/channels/config", tag = "channels", params(PageParams),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Channel rows", body = Envelope<Vec<ChannelConfig>>),
-        (status = 400, description = "Bad paging parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Bad paging parameter", body = EmptyEnvelope)))]
 pub async fn list_configs(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
     let rows = state.management(move |m| m.channels(page.limit, page.offset)).await?;
@@ -224,7 +218,6 @@ pub async fn list_configs(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>)
 #[utoipa::path(get, path = "/notifications/channels/config/{id}", tag = "channels", security(("bearer_auth" = [])),
     params(("id" = String, Path, description = "Channel id")), responses(
         (status = 200, description = "The channel row", body = Envelope<ChannelConfig>),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Channel not found`", body = EmptyEnvelope)))]
 pub async fn get_config(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     Ok(ApiOk::data(ChannelConfig::from(load(&state, id).await?)))
@@ -235,7 +228,6 @@ pub async fn get_config(state: AppStateRef, Path(id): Path<String>) -> ApiResult
     security(("bearer_auth" = [])), responses(
         (status = 201, description = "The channel row", body = Envelope<ChannelConfig>),
         (status = 400, description = "`unknown_channel_type`, `missing_config` or `invalid_config` (err_code 1999), or another invalid field; the message says what is wrong", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 409, description = "`Channel name already exists`", body = EmptyEnvelope)))]
 pub async fn create_config(
     state: AppStateRef,
@@ -272,7 +264,6 @@ pub async fn create_config(
     security(("bearer_auth" = [])), params(("id" = String, Path, description = "Channel id")), responses(
         (status = 200, description = "The channel row", body = Envelope<ChannelConfig>),
         (status = 400, description = "Invalid field or config, with the reason", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Channel not found`", body = EmptyEnvelope),
         (status = 409, description = "Name taken, or the channel belongs to a custom resource", body = EmptyEnvelope)))]
 pub async fn update_config(
@@ -331,7 +322,6 @@ pub async fn update_config(
 #[utoipa::path(delete, path = "/notifications/channels/config/{id}", tag = "channels",
     security(("bearer_auth" = [])), params(("id" = String, Path, description = "Channel id")), responses(
         (status = 200, description = "`Channel deleted`", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Channel not found`", body = EmptyEnvelope),
         (status = 409, description = "The channel belongs to a custom resource", body = EmptyEnvelope)))]
 pub async fn delete_config(
@@ -352,7 +342,6 @@ pub async fn delete_config(
     security(("bearer_auth" = [])), params(("id" = String, Path, description = "Channel id")), responses(
         (status = 200, description = "The stored recipients", body = Envelope<Vec<String>>),
         (status = 400, description = "Body is not `{\"recipients\": [...]}`", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Channel not found`", body = EmptyEnvelope),
         (status = 409, description = "The channel belongs to a custom resource", body = EmptyEnvelope)))]
 pub async fn set_recipients(
@@ -396,7 +385,6 @@ fn redacted_recipients(list: Vec<String>) -> Vec<String> {
     security(("bearer_auth" = [])), params(("id" = String, Path, description = "Channel id")), responses(
         (status = 200, description = "Recipients", body = Envelope<Vec<String>>),
         (status = 400, description = "Bad paging parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Channel not found`", body = EmptyEnvelope)))]
 pub async fn get_recipients(
     state: AppStateRef,
@@ -415,7 +403,6 @@ pub async fn get_recipients(
 #[utoipa::path(post, path = "/notifications/channels/{id}/test", tag = "channels", security(("bearer_auth" = [])),
     params(("id" = String, Path, description = "Channel id")), responses(
         (status = 200, description = "`Test notification sent`", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Channel not found`", body = EmptyEnvelope),
         (status = 500, description = "The send failed; the message gives the channel's error", body = EmptyEnvelope)))]
 pub async fn test(state: AppStateRef, Path(id): Path<String>) -> ApiResult {

@@ -112,8 +112,7 @@ fn check_extra(extra: &Option<String>) -> Result<(), ApiError> {
 /// Types that have items, with counts, in their sort order.
 #[utoipa::path(get, path = "/dictionaries/types", tag = "dictionaries", params(PageParams),
     security(("bearer_auth" = [])), responses(
-        (status = 200, description = "Types", body = Envelope<Vec<TypeSummary>>),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 200, description = "Types", body = Envelope<Vec<TypeSummary>>)))]
 pub async fn list_types(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
     let rows = state.management(move |m| m.dict_type_summaries(page.limit, page.offset)).await?;
@@ -125,7 +124,6 @@ pub async fn list_types(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct CreateType {
     dict_type: String,
     dict_type_label: String,
@@ -138,7 +136,6 @@ pub struct CreateType {
     security(("bearer_auth" = [])), responses(
         (status = 201, description = "The type", body = Envelope<TypeItem>),
         (status = 400, description = "Missing field", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 409, description = "The type exists", body = EmptyEnvelope)))]
 pub async fn create_type(state: AppStateRef, ApiJson(body): ApiJson<CreateType>) -> ApiResult {
     let t = DictType {
@@ -159,7 +156,6 @@ pub async fn create_type(state: AppStateRef, ApiJson(body): ApiJson<CreateType>)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UpdateType {
     dict_type_label: Option<String>,
     sort_order: Option<i64>,
@@ -175,7 +171,6 @@ fn type_not_found() -> ApiError {
     security(("bearer_auth" = [])), params(("dict_type" = String, Path, description = "Type key")), responses(
         (status = 200, description = "The type", body = Envelope<TypeItem>),
         (status = 400, description = "Empty label", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "No such type", body = EmptyEnvelope)))]
 pub async fn update_type(state: AppStateRef, Path(key): Path<String>, ApiJson(body): ApiJson<UpdateType>) -> ApiResult {
     let k = key.clone();
@@ -198,7 +193,6 @@ pub async fn update_type(state: AppStateRef, Path(key): Path<String>, ApiJson(bo
 #[utoipa::path(delete, path = "/dictionaries/types/{dict_type}", tag = "dictionaries", security(("bearer_auth" = [])),
     params(("dict_type" = String, Path, description = "Type key")), responses(
         (status = 200, description = "`Dictionary type deleted`", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 403, description = "Built-in types cannot be deleted", body = EmptyEnvelope),
         (status = 404, description = "No such type", body = EmptyEnvelope)))]
 pub async fn delete_type(state: AppStateRef, Path(key): Path<String>) -> ApiResult {
@@ -223,8 +217,7 @@ pub struct ItemFilter {
         ("dict_type" = String, Path, description = "Type key"), ItemFilter, PageParams),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Items", body = Envelope<Vec<Item>>),
-        (status = 400, description = "Bad parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Bad parameter", body = EmptyEnvelope)))]
 pub async fn list_items(
     state: AppStateRef,
     Path(key): Path<String>,
@@ -245,7 +238,6 @@ fn item_not_found() -> ApiError {
 #[utoipa::path(get, path = "/dictionaries/{id}", tag = "dictionaries", security(("bearer_auth" = [])),
     params(("id" = String, Path, description = "Item id")), responses(
         (status = 200, description = "The item", body = Envelope<Item>),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "No such item", body = EmptyEnvelope)))]
 pub async fn get_item(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let item = state.management(move |m| m.dict_item(&id)).await?.ok_or_else(item_not_found)?;
@@ -253,7 +245,6 @@ pub async fn get_item(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct CreateItem {
     dict_type: String,
     dict_key: String,
@@ -271,7 +262,6 @@ pub struct CreateItem {
     security(("bearer_auth" = [])), responses(
         (status = 201, description = "The item", body = Envelope<Item>),
         (status = 400, description = "Missing field or bad extra_json", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 409, description = "The type already has this key", body = EmptyEnvelope)))]
 pub async fn create_item(state: AppStateRef, ApiJson(body): ApiJson<CreateItem>) -> ApiResult {
     check_extra(&body.extra_json)?;
@@ -298,7 +288,6 @@ pub async fn create_item(state: AppStateRef, ApiJson(body): ApiJson<CreateItem>)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UpdateItem {
     dict_label: Option<String>,
     dict_value: Option<String>,
@@ -314,7 +303,6 @@ pub struct UpdateItem {
     security(("bearer_auth" = [])), params(("id" = String, Path, description = "Item id")), responses(
         (status = 200, description = "The item", body = Envelope<Item>),
         (status = 400, description = "Empty label or bad extra_json", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "No such item", body = EmptyEnvelope)))]
 pub async fn update_item(state: AppStateRef, Path(id): Path<String>, ApiJson(body): ApiJson<UpdateItem>) -> ApiResult {
     check_extra(&body.extra_json)?;
@@ -347,7 +335,6 @@ pub async fn update_item(state: AppStateRef, Path(id): Path<String>, ApiJson(bod
 #[utoipa::path(delete, path = "/dictionaries/{id}", tag = "dictionaries", security(("bearer_auth" = [])),
     params(("id" = String, Path, description = "Item id")), responses(
         (status = 200, description = "`Dictionary item deleted`", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 403, description = "Built-in items cannot be deleted", body = EmptyEnvelope),
         (status = 404, description = "No such item", body = EmptyEnvelope)))]
 pub async fn delete_item(state: AppStateRef, Path(id): Path<String>) -> ApiResult {

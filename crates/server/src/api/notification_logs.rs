@@ -16,6 +16,7 @@ pub struct LogParams {
     channel_id: Option<String>,
     channel_type: Option<String>,
     /// `success` or `failed`.
+    #[param(pattern = "^(success|failed)?$")]
     status: Option<String>,
     alert_event_id: Option<String>,
     rule_id: Option<String>,
@@ -43,7 +44,7 @@ pub struct SummaryParams {
 }
 
 fn seconds(name: &str, raw: Option<&str>) -> Result<Option<i64>, ApiError> {
-    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else { return Ok(None) };
+    let Some(raw) = raw.map(str::trim) else { return Ok(None) };
     raw.parse::<i64>()
         .map(|s| Some(s.saturating_mul(1000)))
         .map_err(|_| ApiError::bad_request(format!("{name} must be Unix seconds (an integer), got {raw:?}")))
@@ -131,8 +132,7 @@ pub struct LogCounts {
 #[utoipa::path(get, path = "/notifications/logs", tag = "notification-logs", params(LogParams, PageParams),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "A page of logs", body = Envelope<LogPage>),
-        (status = 400, description = "Bad filter or paging parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Bad filter or paging parameter", body = EmptyEnvelope)))]
 pub async fn list(
     state: AppStateRef,
     ApiQuery(q): ApiQuery<LogParams>,
@@ -160,8 +160,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/notifications/logs/summary", tag = "notification-logs", params(SummaryParams),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Counts", body = Envelope<LogCounts>),
-        (status = 400, description = "Bad filter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Bad filter", body = EmptyEnvelope)))]
 pub async fn summary(state: AppStateRef, ApiQuery(q): ApiQuery<SummaryParams>) -> ApiResult {
     let filter = LogFilter {
         from_ms: seconds("start_time", q.start_time.as_deref())?,

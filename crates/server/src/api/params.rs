@@ -19,15 +19,16 @@ pub fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<O
 }
 pub const MAX_LIMIT: usize = 1000;
 
-/// `limit` (default 20, at most 1000) and `offset` (default 0).
+/// `limit` (default 20, at most 1000) and `offset` (default 0): integers
+/// from 0 to 2^63-1, surrounding spaces allowed (as in oxmon 0.1).
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
-    /// Page size (default 20, at most 1000).
-    #[param(value_type = Option<u64>)]
+    /// Page size (default 20); values above 1000 are taken as 1000.
+    #[param(value_type = Option<i64>, minimum = 0)]
     pub limit: Option<String>,
     /// Items to skip (default 0).
-    #[param(value_type = Option<u64>)]
+    #[param(value_type = Option<i64>, minimum = 0)]
     pub offset: Option<String>,
 }
 
@@ -45,13 +46,17 @@ impl PageParams {
     }
 }
 
+/// A count as the document declares it (`integer`, `int64`, `minimum: 0`).
 fn parse_count(name: &str, raw: Option<&str>) -> Result<Option<usize>, ApiError> {
-    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
-        return Ok(None);
-    };
-    raw.parse::<usize>()
-        .map(Some)
-        .map_err(|_| ApiError::bad_request(format!("{name} must be a non-negative integer, got {raw:?}")))
+    let Some(raw) = raw else { return Ok(None) };
+    let digits = raw.trim();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::bad_request(format!("{name} must be a non-negative integer, got {raw:?}")));
+    }
+    let n = digits
+        .parse::<i64>()
+        .map_err(|_| ApiError::bad_request(format!("{name} must be at most {}, got {raw:?}", i64::MAX)))?;
+    Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
 }
 
 /// `timestamp__gte` / `timestamp__lte` (RFC 3339, inclusive); each endpoint
@@ -61,11 +66,11 @@ fn parse_count(name: &str, raw: Option<&str>) -> Result<Option<usize>, ApiError>
 pub struct TimeRange {
     /// From (RFC 3339, inclusive); default `timestamp__lte` minus the endpoint's default span.
     #[serde(rename = "timestamp__gte")]
-    #[param(rename = "timestamp__gte")]
+    #[param(rename = "timestamp__gte", format = DateTime)]
     pub from: Option<String>,
     /// To (RFC 3339, inclusive); default now.
     #[serde(rename = "timestamp__lte")]
-    #[param(rename = "timestamp__lte")]
+    #[param(rename = "timestamp__lte", format = DateTime)]
     pub to: Option<String>,
 }
 
@@ -77,8 +82,9 @@ impl TimeRange {
 }
 
 /// Parses an RFC 3339 instant to Unix milliseconds.
+/// An empty value is refused: the document declares `format: date-time`.
 pub fn parse_time(name: &str, raw: Option<&str>) -> Result<Option<i64>, ApiError> {
-    let Some(raw) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+    let Some(raw) = raw.map(str::trim) else {
         return Ok(None);
     };
     raw.parse::<Timestamp>().map(|t| Some(t.as_millisecond())).map_err(|_| {
@@ -119,6 +125,11 @@ mod tests {
         assert_eq!(p(Some("0"), None).unwrap().limit, 0);
         assert_eq!(p(Some("-1"), None).unwrap_err().message, "limit must be a non-negative integer, got \"-1\"");
         assert!(p(None, Some("abc")).unwrap_err().message.starts_with("offset must be"));
+        // Exactly the document's int64: one more is refused, and so is an
+        // empty value (0.1 refused it too).
+        assert_eq!(p(None, Some("9223372036854775807")).unwrap().offset as u64, i64::MAX as u64);
+        assert!(p(None, Some("9223372036854775808")).is_err());
+        assert!(p(Some(""), None).is_err());
     }
 
     #[test]

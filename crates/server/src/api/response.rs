@@ -14,6 +14,8 @@ use axum::response::{IntoResponse, Response};
 use rand::RngCore;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
+use utoipa::openapi::{RefOr, Schema};
 
 tokio::task_local! {
     static TRACE_ID: String;
@@ -152,6 +154,16 @@ pub async fn not_found(request: Request) -> ApiError {
     ApiError::not_found(format!("no route for {} {}", request.method(), request.uri().path()))
 }
 
+/// A known path with a method it does not have: an enveloped 405 (the
+/// router adds the `Allow` header).
+pub async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        code::BAD_REQUEST,
+        format!("method {} is not allowed on {}", request.method(), request.uri().path()),
+    )
+}
+
 /// `Query<T>` whose rejection is an enveloped 400 naming the problem.
 #[derive(Debug)]
 pub struct ApiQuery<T>(pub T);
@@ -173,18 +185,58 @@ fn query_rejection(e: QueryRejection) -> ApiError {
 
 /// `Json<T>` whose rejections are enveloped: 400 for malformed JSON or wrong
 /// types, 413 for bodies over the limit, 415 without a JSON content type.
+///
+/// A tolerant reader, as oxmon 0.1 was: fields of the body that `T` does
+/// not know are ignored (a client that GETs an object, edits it and PUTs it
+/// back sends read-only fields such as `id` or `created_at`). They are
+/// named in a DEBUG log, found through `T`'s OpenAPI schema.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+impl<S: Send + Sync, T: DeserializeOwned + ToSchema> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(j) => Ok(Self(j.0)),
-            Err(e) => Err(json_rejection(e)),
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                code::BAD_REQUEST,
+                "invalid request body: Expected request with `Content-Type: application/json`",
+            ));
         }
+        let path = req.uri().path().to_owned();
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            let status = e.status();
+            let status = if status == StatusCode::PAYLOAD_TOO_LARGE { status } else { StatusCode::BAD_REQUEST };
+            ApiError::new(status, code::BAD_REQUEST, format!("invalid request body: {}", e.body_text()))
+        })?;
+        let Json(body) = Json::<T>::from_bytes(&bytes).map_err(json_rejection)?;
+        if tracing::enabled!(tracing::Level::DEBUG)
+            && let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes)
+        {
+            let ignored = unknown_fields::<T>(&value);
+            if !ignored.is_empty() {
+                tracing::debug!(%path, fields = ?ignored, "request body: unknown fields ignored");
+            }
+        }
+        Ok(Self(body))
     }
+}
+
+/// `application/json` or any `+json` type, as axum's `Json` requires.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let Some((kind, sub)) = essence.split_once('/') else { return false };
+    kind == "application" && (sub == "json" || sub.ends_with("+json"))
+}
+
+/// Top-level keys of `body` that are not properties of `T`'s schema.
+pub fn unknown_fields<T: ToSchema>(body: &serde_json::Value) -> Vec<String> {
+    let (Some(fields), RefOr::T(Schema::Object(schema))) = (body.as_object(), T::schema()) else {
+        return Vec::new();
+    };
+    fields.keys().filter(|k| !schema.properties.contains_key(*k)).cloned().collect()
 }
 
 fn json_rejection(e: JsonRejection) -> ApiError {
@@ -195,4 +247,25 @@ fn json_rejection(e: JsonRejection) -> ApiError {
         _ => StatusCode::BAD_REQUEST,
     };
     ApiError::new(status, code, format!("invalid request body: {}", e.body_text()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, ToSchema)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        note: Option<String>,
+    }
+
+    #[test]
+    fn unknown_fields_are_the_keys_the_schema_lacks() {
+        let body = serde_json::json!({"name": "n", "id": 1, "note": null, "created_at": "x"});
+        let mut unknown = unknown_fields::<Body>(&body);
+        unknown.sort();
+        assert_eq!(unknown, ["created_at", "id"]);
+        assert!(unknown_fields::<Body>(&serde_json::json!([1])).is_empty());
+    }
 }

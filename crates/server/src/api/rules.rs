@@ -71,10 +71,11 @@ impl From<RuleRecord> for RuleDetail {
 
 /// Body of `POST /v1/alerts/rules`.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct CreateRule {
     name: String,
-    /// `threshold`, `rate_of_change`, `trend_prediction` or `cert_expiration`.
+    /// `threshold`, `rate_of_change`, `trend_prediction` or `cert_expiration`;
+    /// `trend` (the spelling in oxmon 0.1's `rule_type` dictionary) means
+    /// `trend_prediction`. Case and surrounding spaces do not matter.
     rule_type: String,
     /// Required except for `cert_expiration`.
     #[serde(default)]
@@ -95,7 +96,6 @@ pub struct CreateRule {
 /// change. Read-only fields of a rule (as returned by GET) are accepted and
 /// ignored, so a fetched rule can be sent back.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UpdateRule {
     name: Option<String>,
     metric: Option<String>,
@@ -107,28 +107,24 @@ pub struct UpdateRule {
     silence_secs: Option<i64>,
     /// Must equal the rule's type when given.
     rule_type: Option<String>,
-    #[serde(default)]
-    #[schema(ignore)]
-    id: Option<serde_json::Value>,
-    #[serde(default)]
-    #[schema(ignore)]
-    source: Option<serde_json::Value>,
-    #[serde(default)]
-    #[schema(ignore)]
-    created_at: Option<serde_json::Value>,
-    #[serde(default)]
-    #[schema(ignore)]
-    updated_at: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct EnableBody {
     enabled: bool,
 }
 
 fn not_found() -> ApiError {
     ApiError::not_found("Rule not found")
+}
+
+/// Spellings of `rule_type` that oxmon 0.1 accepted, and what they mean.
+pub const RULE_TYPE_ALIASES: &[(&str, &str)] = &[("trend", "trend_prediction")];
+
+/// `rule_type` as stored: trimmed, lowercase, aliases resolved.
+pub fn canonical_rule_type(raw: &str) -> String {
+    let t = raw.trim().to_ascii_lowercase();
+    RULE_TYPE_ALIASES.iter().find(|(alias, _)| *alias == t).map_or(t, |(_, canonical)| (*canonical).to_owned())
 }
 
 fn name_taken() -> ApiError {
@@ -155,8 +151,7 @@ fn validated(rule: RuleRecord) -> Result<RuleRecord, ApiError> {
 #[utoipa::path(get, path = "/alerts/rules", tag = "rules", params(PageParams), security(("bearer_auth" = [])),
     responses(
         (status = 200, description = "Rules", body = Envelope<Vec<RuleSummary>>),
-        (status = 400, description = "Bad paging parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Bad paging parameter", body = EmptyEnvelope)))]
 pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
     let rules = state.management(move |m| m.rules(page.limit, page.offset)).await?;
@@ -181,7 +176,6 @@ pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiR
     security(("bearer_auth" = [])), responses(
         (status = 201, description = "The rule", body = Envelope<RuleDetail>),
         (status = 400, description = "Invalid field, with the reason", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 409, description = "`Rule name already exists`", body = EmptyEnvelope)))]
 pub async fn create(
     state: AppStateRef,
@@ -191,7 +185,7 @@ pub async fn create(
     let rule = validated(RuleRecord {
         id: String::new(),
         name: body.name,
-        rule_type: body.rule_type,
+        rule_type: canonical_rule_type(&body.rule_type),
         metric: body.metric,
         agent_pattern: body.agent_pattern.unwrap_or_else(|| "*".into()),
         severity: body.severity.unwrap_or_else(|| "info".into()),
@@ -217,7 +211,6 @@ pub async fn create(
 #[utoipa::path(get, path = "/alerts/rules/{id}", tag = "rules", security(("bearer_auth" = [])),
     params(("id" = String, Path, description = "Rule id")), responses(
         (status = 200, description = "The rule", body = Envelope<RuleDetail>),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Rule not found`", body = EmptyEnvelope)))]
 pub async fn get(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let rule = state.management(move |m| m.rule(&id)).await?.ok_or_else(not_found)?;
@@ -249,7 +242,6 @@ async fn store(state: &AppStateRef, rule: RuleRecord) -> ApiResult {
     security(("bearer_auth" = [])), params(("id" = String, Path, description = "Rule id")), responses(
         (status = 200, description = "The rule", body = Envelope<RuleDetail>),
         (status = 400, description = "Invalid field, with the reason", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Rule not found`", body = EmptyEnvelope),
         (status = 409, description = "Name taken, or the rule belongs to a custom resource (or, for the operator, does not)", body = EmptyEnvelope)))]
 pub async fn update(
@@ -259,10 +251,9 @@ pub async fn update(
     ApiJson(body): ApiJson<UpdateRule>,
 ) -> ApiResult {
     let mut rule = load(&state, caller, &id).await?;
-    if body.rule_type.as_ref().is_some_and(|t| *t != rule.rule_type) {
+    if body.rule_type.as_ref().is_some_and(|t| canonical_rule_type(t) != rule.rule_type) {
         return Err(ApiError::bad_request(format!("rule_type cannot be changed (the rule is a {})", rule.rule_type)));
     }
-    let _ = (body.id, body.source, body.created_at, body.updated_at);
     if let Some(v) = body.name {
         rule.name = v;
     }
@@ -292,7 +283,6 @@ pub async fn update(
     security(("bearer_auth" = [])), params(("id" = String, Path, description = "Rule id")), responses(
         (status = 200, description = "The rule", body = Envelope<RuleDetail>),
         (status = 400, description = "Missing or non-boolean `enabled`", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Rule not found`", body = EmptyEnvelope),
         (status = 409, description = "The rule belongs to a custom resource", body = EmptyEnvelope)))]
 pub async fn enable(
@@ -310,7 +300,6 @@ pub async fn enable(
 #[utoipa::path(delete, path = "/alerts/rules/{id}", tag = "rules", security(("bearer_auth" = [])),
     params(("id" = String, Path, description = "Rule id")), responses(
         (status = 200, description = "`Rule deleted`", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Rule not found`", body = EmptyEnvelope),
         (status = 409, description = "The rule belongs to a custom resource", body = EmptyEnvelope)))]
 pub async fn delete(state: AppStateRef, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> ApiResult {

@@ -18,11 +18,13 @@ use super::params::{PageParams, present, rfc3339};
 use super::response::{ApiError, ApiJson, ApiOk, ApiQuery, ApiResult};
 
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct CreateWindow {
-    /// `HH:MM`.
+    /// `HH:MM` (or `HH:MM:00`, stored as `HH:MM`).
+    #[schema(pattern = r"^\s*([01][0-9]|2[0-3]):[0-5][0-9](:00)?\s*$")]
     start_time: String,
-    /// `HH:MM`; before `start_time` means the window runs past midnight.
+    /// `HH:MM` (or `HH:MM:00`); before `start_time` means the window runs
+    /// past midnight. Must differ from `start_time`.
+    #[schema(pattern = r"^\s*([01][0-9]|2[0-3]):[0-5][0-9](:00)?\s*$")]
     end_time: String,
     /// `daily` (default), `weekdays`, `weekends`, or days such as `mon,wed,fri`.
     recurrence: Option<String>,
@@ -70,8 +72,7 @@ pub fn check_timezone(name: &str) -> Result<(), String> {
 #[utoipa::path(get, path = "/notifications/silence-windows", tag = "silence", params(PageParams),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Windows", body = Envelope<Vec<WindowItem>>),
-        (status = 400, description = "Bad paging parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Bad paging parameter", body = EmptyEnvelope)))]
 pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
     let windows = state.management(move |m| m.silence_windows(page.limit, page.offset)).await?;
@@ -81,7 +82,6 @@ pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiR
 /// Body of `PUT /v1/notifications/silence-windows/{id}` (added in 0.2):
 /// any subset; `null` clears `recurrence` (daily) or `name`.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UpdateWindow {
     start_time: Option<String>,
     end_time: Option<String>,
@@ -98,7 +98,8 @@ pub struct UpdateWindow {
 /// `init-channels` share it): canonical `HH:MM`, lowercase recurrence,
 /// `UTC` for an empty zone, trimmed name.
 pub fn normalized(mut w: SilenceRecord) -> Result<SilenceRecord, String> {
-    let window = Window::parse(&w.start_time, &w.end_time, w.recurrence.as_deref())?;
+    let (start, end) = (without_seconds("start_time", &w.start_time)?, without_seconds("end_time", &w.end_time)?);
+    let window = Window::parse(start, end, w.recurrence.as_deref())?;
     w.timezone = Some(w.timezone.trim().to_owned()).filter(|t| !t.is_empty()).unwrap_or_else(|| "UTC".into());
     check_timezone(&w.timezone)?;
     w.start_time = window.start.to_string();
@@ -106,6 +107,23 @@ pub fn normalized(mut w: SilenceRecord) -> Result<SilenceRecord, String> {
     w.recurrence = w.recurrence.map(|r| r.trim().to_ascii_lowercase()).filter(|r| !r.is_empty());
     w.name = w.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     Ok(w)
+}
+
+/// `HH:MM:SS` with zero seconds, which 0.1 clients send, as `HH:MM`;
+/// anything else is left to [`Window::parse`]. Windows have minute
+/// precision, so other seconds are refused rather than rounded.
+fn without_seconds<'a>(field: &str, time: &'a str) -> Result<&'a str, String> {
+    let t = time.trim();
+    if t.len() != 8 || !t.is_ascii() {
+        return Ok(t);
+    }
+    match t.split_at(5) {
+        (hm, ":00") => Ok(hm),
+        (_, sec) if sec.starts_with(':') && sec[1..].bytes().all(|b| b.is_ascii_digit()) => {
+            Err(format!("{field} has minute precision; seconds must be 00, got {time:?}"))
+        }
+        _ => Ok(t),
+    }
 }
 
 fn checked(w: SilenceRecord) -> Result<SilenceRecord, ApiError> {
@@ -131,8 +149,7 @@ async fn load_owned(state: &AppStateRef, caller: Caller, id: String) -> Result<S
 #[utoipa::path(post, path = "/notifications/silence-windows", tag = "silence", request_body = CreateWindow,
     security(("bearer_auth" = [])), responses(
         (status = 201, description = "The window", body = Envelope<WindowItem>),
-        (status = 400, description = "Bad time, recurrence or time zone, with the reason", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Bad time, recurrence or time zone, with the reason", body = EmptyEnvelope)))]
 pub async fn create(
     state: AppStateRef,
     Extension(caller): Extension<Caller>,
@@ -160,7 +177,6 @@ pub async fn create(
     security(("bearer_auth" = [])), params(("id" = String, Path, description = "Window id")), responses(
         (status = 200, description = "The window", body = Envelope<WindowItem>),
         (status = 400, description = "Bad time, recurrence or time zone, with the reason", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Silence window not found`", body = EmptyEnvelope),
         (status = 409, description = "The window belongs to a custom resource (or, for the operator, does not)", body = EmptyEnvelope)))]
 pub async fn update(
@@ -196,7 +212,6 @@ pub async fn update(
 #[utoipa::path(delete, path = "/notifications/silence-windows/{id}", tag = "silence", security(("bearer_auth" = [])),
     params(("id" = String, Path, description = "Window id")), responses(
         (status = 200, description = "`Silence window deleted`", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`Silence window not found`", body = EmptyEnvelope),
         (status = 409, description = "The window belongs to a custom resource (or, for the operator, does not)", body = EmptyEnvelope)))]
 pub async fn delete(state: AppStateRef, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> ApiResult {

@@ -32,8 +32,7 @@ pub struct SystemConfig {
 
 /// The effective server configuration.
 #[utoipa::path(get, path = "/system/config", tag = "system", security(("bearer_auth" = [])), responses(
-    (status = 200, description = "Configuration", body = Envelope<SystemConfig>),
-    (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+    (status = 200, description = "Configuration", body = Envelope<SystemConfig>)))]
 pub async fn config(state: AppStateRef) -> ApiResult {
     let (rules, channels, window) =
         state.management(|m| Ok((m.rule_count()?, m.channel_count()?, m.runtime_setting(AGGREGATION_WINDOW)?))).await?;
@@ -72,8 +71,7 @@ pub struct StorageInfo {
 
 /// Day partitions on disk.
 #[utoipa::path(get, path = "/system/storage", tag = "system", security(("bearer_auth" = [])), responses(
-    (status = 200, description = "Partitions", body = Envelope<StorageInfo>),
-    (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+    (status = 200, description = "Partitions", body = Envelope<StorageInfo>)))]
 pub async fn storage(state: AppStateRef) -> ApiResult {
     let parts = state.read(|r| r.partitions()).await?;
     let partitions: Vec<PartitionItem> =
@@ -94,7 +92,6 @@ pub struct Cleanup {
 /// runs hourly).
 #[utoipa::path(post, path = "/system/storage/cleanup", tag = "system", security(("bearer_auth" = [])), responses(
     (status = 200, description = "Partitions removed", body = Envelope<Cleanup>),
-    (status = 401, description = "No valid token", body = EmptyEnvelope),
     (status = 500, description = "Storage error", body = EmptyEnvelope)))]
 pub async fn cleanup(state: AppStateRef) -> ApiResult {
     let removed = state
@@ -157,21 +154,23 @@ fn config_value(v: serde_json::Value) -> Result<serde_json::Value, ApiError> {
     Ok(v)
 }
 
-/// Checks a runtime row's config against the setting it names.
+/// Checks a runtime row's config: `{"value": ...}` as in oxmon 0.1, and for
+/// the settings the server uses (`notification_aggregation_window`,
+/// `notification_log_retention`) a value in the setting's range. Other keys
+/// are stored for clients (0.1 accepted them too) and not used.
 fn check_runtime(key: &str, config: &serde_json::Value) -> Result<(), ApiError> {
-    let setting = RuntimeSetting::find(key).ok_or_else(|| {
-        let known: Vec<&str> = oxmon_common::settings::RUNTIME_SETTINGS.iter().map(|s| s.key).collect();
-        ApiError::bad_request(format!("unknown runtime setting {key:?}; known: {}", known.join(", ")))
-    })?;
-    setting.check(config).map(drop).map_err(ApiError::bad_request)
+    match RuntimeSetting::find(key) {
+        Some(setting) => setting.check(config).map(drop).map_err(ApiError::bad_request),
+        None if config.get("value").is_some() => Ok(()),
+        None => Err(ApiError::bad_request(format!("{key}: config must be a JSON object with a \"value\""))),
+    }
 }
 
 /// Runtime settings and other configuration rows, newest first.
 #[utoipa::path(get, path = "/system/configs", tag = "system", params(PageParams), security(("bearer_auth" = [])),
     responses(
         (status = 200, description = "Rows", body = Envelope<Vec<ConfigItem>>),
-        (status = 400, description = "Bad paging parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Bad paging parameter", body = EmptyEnvelope)))]
 pub async fn list_configs(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
     let rows = state.management(move |m| m.configs(page.limit, page.offset)).await?;
@@ -182,7 +181,6 @@ pub async fn list_configs(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>)
 #[utoipa::path(get, path = "/system/configs/{id}", tag = "system", security(("bearer_auth" = [])),
     params(("id" = String, Path, description = "Row id")), responses(
         (status = 200, description = "The row", body = Envelope<ConfigItem>),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`System config not found`", body = EmptyEnvelope)))]
 pub async fn get_config(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let row = state.management(move |m| m.config(&id)).await?.ok_or_else(not_found)?;
@@ -190,16 +188,18 @@ pub async fn get_config(state: AppStateRef, Path(id): Path<String>) -> ApiResult
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct CreateConfig {
-    /// A runtime setting's key, e.g. `notification_aggregation_window`.
+    /// A runtime setting's key. `notification_aggregation_window` and
+    /// `notification_log_retention` are used by the server and their values
+    /// checked; any other key is stored for clients.
     config_key: String,
     /// Must be `runtime`.
     config_type: String,
     provider: Option<String>,
     display_name: String,
     description: Option<String>,
-    /// `{"value": <integer>}`, as an object or a string holding one.
+    /// `{"value": ...}` (for the two keys the server uses, an integer in the
+    /// setting's range), as an object or a string holding one.
     #[schema(value_type = Object)]
     config_json: serde_json::Value,
 }
@@ -208,14 +208,16 @@ pub struct CreateConfig {
 #[utoipa::path(post, path = "/system/configs", tag = "system", request_body = CreateConfig,
     security(("bearer_auth" = [])), responses(
         (status = 201, description = "The row", body = Envelope<ConfigItem>),
-        (status = 400, description = "Not runtime, unknown key or a bad value, with the reason", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
+        (status = 400, description = "Not runtime, no key, or a bad value, with the reason", body = EmptyEnvelope),
         (status = 409, description = "The key exists", body = EmptyEnvelope)))]
 pub async fn create_config(state: AppStateRef, ApiJson(body): ApiJson<CreateConfig>) -> ApiResult {
     if body.config_type != "runtime" {
         return Err(ApiError::bad_request(format!("config_type must be \"runtime\", got {:?}", body.config_type)));
     }
     let key = body.config_key.trim().to_owned();
+    if key.is_empty() {
+        return Err(ApiError::bad_request("config_key is required"));
+    }
     let config = config_value(body.config_json)?;
     check_runtime(&key, &config)?;
     let display_name = body.display_name.trim().to_owned();
@@ -245,7 +247,6 @@ pub async fn create_config(state: AppStateRef, ApiJson(body): ApiJson<CreateConf
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UpdateConfig {
     display_name: Option<String>,
     description: Option<String>,
@@ -260,7 +261,6 @@ pub struct UpdateConfig {
     security(("bearer_auth" = [])), params(("id" = String, Path, description = "Row id")), responses(
         (status = 200, description = "The row", body = Envelope<ConfigItem>),
         (status = 400, description = "A bad value, with the reason", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`System config not found`", body = EmptyEnvelope)))]
 pub async fn update_config(
     state: AppStateRef,
@@ -270,7 +270,10 @@ pub async fn update_config(
     let key = id.clone();
     let mut row = state.management(move |m| m.config(&key)).await?.ok_or_else(not_found)?;
     if let Some(v) = body.config_json {
-        let config = config_value(v)?;
+        let mut config = config_value(v)?;
+        // A fetched row sent back carries `***` for its secrets: keep them.
+        let stored: serde_json::Value = serde_json::from_str(&row.config_json).unwrap_or_default();
+        crate::channels::restore_redacted(&mut config, &stored);
         if row.config_type == "runtime" {
             check_runtime(&row.config_key, &config)?;
         }
@@ -298,7 +301,6 @@ pub async fn update_config(
 #[utoipa::path(delete, path = "/system/configs/{id}", tag = "system", security(("bearer_auth" = [])),
     params(("id" = String, Path, description = "Row id")), responses(
         (status = 200, description = "`System config deleted`", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "`System config not found`", body = EmptyEnvelope)))]
 pub async fn delete_config(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let deleted = state.management(move |m| m.delete_config(&id)).await?;

@@ -18,7 +18,10 @@ use crate::grpc::MAX_NAME_BYTES;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateBody {
+    /// Printable ASCII without spaces, at most 256 bytes (it travels as gRPC
+    /// metadata); surrounding spaces are trimmed.
     #[serde(default)]
+    #[schema(required = true, pattern = r"^\s*[!-~]{1,256}\s*$")]
     agent_id: String,
     description: Option<String>,
 }
@@ -36,7 +39,6 @@ pub struct Created {
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "The entry and its token", body = Envelope<Created>),
         (status = 400, description = "Missing or invalid agent_id", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 409, description = "Already whitelisted", body = EmptyEnvelope)))]
 pub async fn create(state: AppStateRef, ApiJson(body): ApiJson<CreateBody>) -> ApiResult {
     let agent_id = body.agent_id.trim().to_owned();
@@ -98,8 +100,7 @@ fn detail(state: &AppStateRef, e: WhitelistEntry) -> Detail {
 #[utoipa::path(get, path = "/agents/whitelist", tag = "whitelist", params(PageParams),
     security(("bearer_auth" = [])), responses(
         (status = 200, description = "Entries", body = Envelope<Vec<Detail>>),
-        (status = 400, description = "Bad paging parameter", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope)))]
+        (status = 400, description = "Bad paging parameter", body = EmptyEnvelope)))]
 pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
     let entries = state.management(move |m| m.whitelist(page.limit, page.offset)).await?;
@@ -122,7 +123,6 @@ fn not_found(id: &str) -> ApiError {
     params(("id" = String, Path, description = "Whitelist entry id")), security(("bearer_auth" = [])),
     responses(
         (status = 200, description = "The entry", body = Envelope<Detail>),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "No such entry", body = EmptyEnvelope)))]
 pub async fn update(state: AppStateRef, Path(id): Path<String>, ApiJson(body): ApiJson<UpdateBody>) -> ApiResult {
     let now = state.clock.now_ms() / 1000;
@@ -146,7 +146,6 @@ pub struct Rotated {
     params(("id" = String, Path, description = "Whitelist entry id")), security(("bearer_auth" = [])),
     responses(
         (status = 200, description = "The new token", body = Envelope<Rotated>),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "No such entry", body = EmptyEnvelope)))]
 pub async fn rotate(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let now = state.clock.now_ms() / 1000;
@@ -162,7 +161,6 @@ pub async fn rotate(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     params(("id" = String, Path, description = "Whitelist entry id or agent id")), security(("bearer_auth" = [])),
     responses(
         (status = 200, description = "Deleted", body = EmptyEnvelope),
-        (status = 401, description = "No valid token", body = EmptyEnvelope),
         (status = 404, description = "No such entry", body = EmptyEnvelope)))]
 pub async fn delete(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
     let key = id.clone();
