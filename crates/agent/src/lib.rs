@@ -16,7 +16,6 @@ pub mod config;
 mod sender;
 pub mod source;
 mod state;
-mod throttle;
 
 use std::future::Future;
 use std::time::Duration;

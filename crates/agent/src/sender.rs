@@ -18,7 +18,7 @@ use crate::client::{Client, ReportError, probe_http1};
 use crate::collect::now_ms;
 use crate::config::{AgentConfig, BackoffConfig, SERVER_GRPC_PORT, SERVER_HTTP_PORT};
 use crate::state::Shared;
-use crate::throttle::Throttle;
+use oxmon_common::throttle::Throttle;
 
 /// Shortest retry delay ceiling, whatever the interval (no busy loop on tiny intervals).
 const MIN_RETRY_CEILING: Duration = Duration::from_millis(10);

@@ -8,3 +8,4 @@ pub mod proto;
 pub mod rule;
 pub mod settings;
 pub mod silence;
+pub mod throttle;

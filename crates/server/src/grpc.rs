@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use oxmon_common::metric::Labels;
 use oxmon_common::proto::metric_service_server::MetricService;
 use oxmon_common::proto::{MAX_POINTS_PER_BATCH, MetricBatchProto, RefusedPointProto, ReportResponse};
+use oxmon_common::throttle::Throttle;
 use oxmon_storage::Sample;
 use oxmon_storage::day::Day;
 use tonic::metadata::MetadataMap;
@@ -203,41 +204,28 @@ fn rfc3339(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map_or_else(|_| format!("{ms} ms"), |t| t.to_string())
 }
 
-/// Lets one log line per key through per interval and counts the rest.
+/// One [`Throttle`] per key (agent id): a log line per key per interval,
+/// counting the rest.
 #[derive(Debug)]
 struct RateLimitedLog {
     interval: Duration,
-    last: Mutex<HashMap<String, (Instant, u64)>>,
+    throttles: Mutex<HashMap<String, Throttle>>,
 }
 
 impl RateLimitedLog {
     fn new(interval: Duration) -> Self {
-        Self { interval, last: Mutex::new(HashMap::new()) }
+        Self { interval, throttles: Mutex::new(HashMap::new()) }
     }
 
     /// `Some(suppressed since the last line)` when a line may be logged now.
     fn allow(&self, key: &str) -> Option<u64> {
-        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let mut throttles = self.throttles.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        match last.get_mut(key) {
-            Some((at, suppressed)) if now.duration_since(*at) < self.interval => {
-                *suppressed += 1;
-                None
-            }
-            Some(entry) => {
-                let suppressed = entry.1;
-                *entry = (now, 0);
-                Some(suppressed)
-            }
-            None => {
-                if last.len() >= MAX_RATE_LIMITED_KEYS {
-                    // Unauthenticated senders choose their own ids: bound the map.
-                    last.retain(|_, (at, _)| now.duration_since(*at) < self.interval);
-                }
-                last.insert(key.to_owned(), (now, 0));
-                Some(0)
-            }
+        if !throttles.contains_key(key) && throttles.len() >= MAX_RATE_LIMITED_KEYS {
+            // Unauthenticated senders choose their own ids: bound the map.
+            throttles.retain(|_, t| !t.due_in(now).is_zero());
         }
+        throttles.entry(key.to_owned()).or_insert_with(|| Throttle::new(self.interval)).hit(now)
     }
 }
 

@@ -1,11 +1,13 @@
 //! Rate limiting of repeated log lines: the first occurrence of a condition is logged at
 //! once, later ones at most once per period, each line saying how many were left out.
+//! Used by the agent (failed reports, refusals, evictions) and the server (refused points,
+//! one throttle per agent). Pure: the caller passes `now`.
 
 use std::time::{Duration, Instant};
 
 /// One rate-limited kind of log line (failed reports, refused data, ...).
 #[derive(Debug)]
-pub(crate) struct Throttle {
+pub struct Throttle {
     period: Duration,
     /// When the last line was logged.
     last: Option<Instant>,
@@ -14,14 +16,14 @@ pub(crate) struct Throttle {
 }
 
 impl Throttle {
-    pub(crate) fn new(period: Duration) -> Self {
+    pub fn new(period: Duration) -> Self {
         Self { period, last: None, suppressed: 0 }
     }
 
     /// Records one occurrence at `now`. Returns `Some(n)` when it should be logged (the first
     /// occurrence, or the first one at least a period after the last line), `n` being the
     /// occurrences left out since the last line; `None` when it is left out.
-    pub(crate) fn hit(&mut self, now: Instant) -> Option<u64> {
+    pub fn hit(&mut self, now: Instant) -> Option<u64> {
         if self.due_in(now).is_zero() {
             self.last = Some(now);
             Some(std::mem::take(&mut self.suppressed))
@@ -32,13 +34,12 @@ impl Throttle {
     }
 
     /// How long until an occurrence would be logged again; zero when it would be now.
-    pub(crate) fn due_in(&self, now: Instant) -> Duration {
+    pub fn due_in(&self, now: Instant) -> Duration {
         self.last.map_or(Duration::ZERO, |last| (last + self.period).saturating_duration_since(now))
     }
 
     /// Occurrences left out since the last line.
-    #[cfg(test)]
-    pub(crate) fn suppressed(&self) -> u64 {
+    pub fn suppressed(&self) -> u64 {
         self.suppressed
     }
 }
