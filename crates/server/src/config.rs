@@ -221,14 +221,16 @@ impl ServerConfig {
             };
             let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
             let dotted = path.join(".");
-            let value = if STRING_KEYS.contains(&dotted.as_str()) {
+            let parsed = if STRING_KEYS.contains(&dotted.as_str()) {
                 toml::Value::String(value.clone())
             } else {
                 parse_env_value(value)
             };
-            set_path(&mut table, &path, value)
+            set_path(&mut table, &path, parsed)
                 .map_err(|m| invalid(Some(&format!("environment variable {name}")), m))?;
-            from_env.push((dotted, name, vars_value(vars, name)));
+            // Secret values are not echoed in errors.
+            let shown = if oxmon_common::settings::is_secret_key(name) { "***" } else { value.as_str() };
+            from_env.push((dotted, name, shown));
         }
         let config: ServerConfig = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let key = e.path().to_string();
@@ -352,12 +354,6 @@ fn check_origin(origin: &str) -> Result<(), &'static str> {
 
 fn read(path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.to_owned(), error })
-}
-
-/// The value of the variable `name` (secret keys are shown as `***`).
-fn vars_value<'a>(vars: &'a [(String, String)], name: &str) -> &'a str {
-    let value = vars.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str());
-    if oxmon_common::settings::is_secret_key(name) { "***" } else { value }
 }
 
 /// Keys whose environment values are always strings: a password or token
