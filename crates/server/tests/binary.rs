@@ -45,29 +45,13 @@ fn help_is_printed_on_request() {
 #[test]
 fn sigterm_stops_the_server_gracefully() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = server()
-        .env("OXMON_SERVER_LISTEN_ADDRESS", "127.0.0.1")
-        .env("OXMON_SERVER_GRPC_PORT", "0")
-        .env("OXMON_SERVER_HTTP_PORT", "0")
-        .env("OXMON_SERVER_DATA_DIR", tmp.path().join("data"))
-        .env("RUST_LOG", "info")
-        .current_dir(tmp.path())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let data = tmp.path().join("data");
     // Started once the management database exists and the log says so.
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let started = lines.by_ref().take(50).map_while(Result::ok).any(|l| l.contains("oxmon-server started"));
-    assert!(started, "server did not start");
-    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
-    assert!(status.success());
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let exit = child.wait().unwrap();
-    assert_eq!(exit.code(), Some(0), "{rest:?}");
+    let (exit, _, rest) = start_then_terminate(on_loopback(server(), &data));
+    assert_eq!(exit, Some(0), "{rest:?}");
     assert!(rest.iter().any(|l| l.contains("shutdown requested")), "{rest:?}");
     assert!(rest.iter().any(|l| l.contains("oxmon-server stopped")), "{rest:?}");
-    assert!(tmp.path().join("data").join("cert.db").exists());
+    assert!(data.join("cert.db").exists());
 }
 
 #[test]
@@ -193,39 +177,50 @@ fn init_channels_loads_the_example_once_and_refuses_a_bad_file_whole() {
     assert_eq!(m.channel_count().unwrap(), 7, "nothing from the bad file was inserted");
 }
 
-/// Starts the binary under `umask 022` on `data`, waits until it has
-/// started, stops it, and returns its log lines.
-fn run_once_with_loose_umask(data: &std::path::Path) -> Vec<String> {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg("umask 022 && exec \"$0\"")
-        .arg(env!("CARGO_BIN_EXE_oxmon-server"))
-        .env("OXMON_SERVER_LISTEN_ADDRESS", "127.0.0.1")
+/// `cmd` serving on ephemeral loopback ports with its data in `data`,
+/// logging at INFO, run from `data`'s parent.
+fn on_loopback(mut cmd: Command, data: &std::path::Path) -> Command {
+    cmd.env("OXMON_SERVER_LISTEN_ADDRESS", "127.0.0.1")
         .env("OXMON_SERVER_GRPC_PORT", "0")
         .env("OXMON_SERVER_HTTP_PORT", "0")
         .env("OXMON_SERVER_DATA_DIR", data)
-        .env("OXMON_SERVER_AUTH__DEFAULT_PASSWORD", "a-test-password")
         .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .current_dir(data.parent().unwrap())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .current_dir(data.parent().unwrap());
+    cmd
+}
+
+/// Runs the server `cmd` until it logs that it started (within 50 lines),
+/// sends it SIGTERM, and returns its exit code with its log lines up to and
+/// including the start, and after it.
+fn start_then_terminate(mut cmd: Command) -> (Option<i32>, Vec<String>, Vec<String>) {
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let mut seen = Vec::new();
+    let mut before = Vec::new();
     for line in lines.by_ref().take(50).map_while(Result::ok) {
         let started = line.contains("oxmon-server started");
-        seen.push(line);
+        before.push(line);
         if started {
             break;
         }
     }
-    assert!(seen.iter().any(|l| l.contains("oxmon-server started")), "{seen:?}");
+    assert!(before.iter().any(|l| l.contains("oxmon-server started")), "server did not start: {before:?}");
     assert!(Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap().success());
-    seen.extend(lines.map_while(Result::ok));
-    assert_eq!(child.wait().unwrap().code(), Some(0), "{seen:?}");
-    seen
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    (child.wait().unwrap().code(), before, rest)
+}
+
+/// Starts the binary under `umask 022` on `data`, waits until it has
+/// started, stops it, and returns its log lines.
+fn run_once_with_loose_umask(data: &std::path::Path) -> Vec<String> {
+    let mut sh = Command::new("sh");
+    sh.arg("-c").arg("umask 022 && exec \"$0\"").arg(env!("CARGO_BIN_EXE_oxmon-server"));
+    let mut cmd = on_loopback(sh, data);
+    cmd.env("OXMON_SERVER_AUTH__DEFAULT_PASSWORD", "a-test-password").env("NO_COLOR", "1");
+    let (exit, mut lines, rest) = start_then_terminate(cmd);
+    lines.extend(rest);
+    assert_eq!(exit, Some(0), "{lines:?}");
+    lines
 }
 
 #[test]
