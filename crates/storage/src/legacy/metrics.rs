@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::Path;
 
-use oxmon_common::metric::{LOAD_1, LOAD_5, LOAD_15, LOAD_UPTIME, Labels};
+use oxmon_common::metric::{LEGACY_LOAD_METRICS, Labels, canonical_metric_name};
 use rusqlite::types::Value;
 
 use super::source::{self, Source};
@@ -20,10 +20,6 @@ const CHUNK: usize = 20_000;
 
 /// Staged partitions kept open at once; more are compacted and closed.
 const MAX_OPEN: usize = 8;
-
-/// oxmon 0.1's names of the load metrics, and ours.
-const RENAMES: [(&str, &str); 4] =
-    [("system.load_1", LOAD_1), ("system.load_5", LOAD_5), ("system.load_15", LOAD_15), ("system.uptime", LOAD_UPTIME)];
 
 /// Why a 0.1 row is not carried over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -172,9 +168,9 @@ fn judge(
     if day < cutoff {
         return Err(Reject::TooOld(retention_days));
     }
-    let renamed = RENAMES.iter().find(|(old, _)| *old == metric_name).map(|(_, new)| (*new).to_owned());
-    let was_renamed = renamed.is_some();
-    let metric_name = renamed.unwrap_or(metric_name);
+    // The same mapping as ingest applies to 0.1 agents' samples.
+    let was_renamed = LEGACY_LOAD_METRICS.contains(&metric_name.as_str());
+    let metric_name = canonical_metric_name(metric_name);
     Ok((day, SeriesKey { agent_id, metric_name, labels }, ts, value, was_renamed))
 }
 
