@@ -14,7 +14,7 @@
 //!   recovery state (0.1 shared one per rule and agent).
 //! * **Matching.** A point reaches a rule when `point.metric == rule.metric`
 //!   and the agent id matches `agent_pattern` (`*` matches everything,
-//!   otherwise a [`globset`] glob). `cert_expiration` rules ignore `metric`
+//!   otherwise an [`oxmon_common::glob`] glob). `cert_expiration` rules ignore `metric`
 //!   and `agent_pattern` and watch `certificate.days_until_expiry` of every
 //!   agent (the server's checker reports as `cert-checker`, label `domain`).
 //! * **Windows** hold samples by *sample* time, sorted (late points are

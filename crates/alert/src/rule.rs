@@ -1,9 +1,7 @@
 //! Rules as the engine takes them, and their compiled form: which metric and
 //! agents a rule watches and how much history its series keep.
 
-use std::path::Path;
-
-use globset::{Glob, GlobMatcher};
+use oxmon_common::glob::Glob;
 use oxmon_common::metric::CERT_DAYS_UNTIL_EXPIRY;
 use oxmon_common::rule::{RuleConfig, Severity};
 
@@ -61,14 +59,14 @@ impl RuleError {
 #[derive(Clone, Debug)]
 pub(crate) enum AgentMatcher {
     Any,
-    Glob(GlobMatcher),
+    Glob(Glob),
 }
 
 impl AgentMatcher {
     pub fn matches(&self, agent_id: &str) -> bool {
         match self {
             AgentMatcher::Any => true,
-            AgentMatcher::Glob(glob) => glob.is_match(Path::new(agent_id)),
+            AgentMatcher::Glob(glob) => glob.is_match(agent_id),
         }
     }
 }
@@ -144,8 +142,8 @@ fn agent_matcher(rule: &Rule) -> Result<AgentMatcher, RuleError> {
     if rule.agent_pattern.is_empty() {
         return Err(bad("it is empty (use \"*\" for every agent)".into()));
     }
-    let glob = Glob::new(&rule.agent_pattern).map_err(|e| bad(e.kind().to_string()))?;
-    Ok(AgentMatcher::Glob(glob.compile_matcher()))
+    let glob = Glob::new(&rule.agent_pattern).map_err(|e| bad(e.to_string()))?;
+    Ok(AgentMatcher::Glob(glob))
 }
 
 /// Seconds to milliseconds, saturating (configs are `u64`, times `i64`).

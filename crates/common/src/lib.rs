@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod glob;
 pub mod metric;
 pub mod proto;
 pub mod rule;

@@ -351,7 +351,7 @@ pub fn check_agent_pattern(pattern: &str) -> Result<(), String> {
     if pattern.is_empty() {
         return Err("agent_pattern must not be empty (use \"*\" for every agent)".into());
     }
-    globset::Glob::new(pattern).map(drop).map_err(|e| format!("agent_pattern {pattern:?} is not a valid glob: {e}"))
+    crate::glob::Glob::new(pattern).map(drop).map_err(|e| format!("agent_pattern {pattern:?} is not a valid glob: {e}"))
 }
 
 #[cfg(test)]
