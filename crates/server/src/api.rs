@@ -95,7 +95,10 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .expose_headers([HeaderName::from_static(response::TRACE_HEADER)])
+        .expose_headers([
+            HeaderName::from_static(response::TRACE_HEADER),
+            HeaderName::from_static(response::TOTAL_COUNT_HEADER),
+        ])
         .max_age(std::time::Duration::from_secs(600))
 }
 

@@ -52,3 +52,24 @@ async fn only_configured_origins_get_cross_origin_access_without_credentials() {
     }
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_configured_origin_may_read_the_trace_id_and_the_total_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = config(tmp.path());
+    config.http.cors_allowed_origins = vec!["https://console.example.com".into()];
+    let s = TestServer::start_with(config).await;
+    let resp = s
+        .http
+        .get(s.url("/v1/agents"))
+        .header("Origin", "https://console.example.com")
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    let exposed = resp.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase();
+    let exposed: Vec<&str> = exposed.split(',').map(str::trim).collect();
+    assert!(exposed.contains(&"x-trace-id") && exposed.contains(&"x-total-count"), "{exposed:?}");
+    assert_eq!(resp.headers()["x-total-count"], "0");
+    s.stop().await;
+}

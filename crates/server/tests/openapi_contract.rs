@@ -568,3 +568,47 @@ async fn the_document_describes_the_errors_and_limits_the_server_has() {
     assert_eq!(props.len(), required.len(), "{required:?}");
     s.stop().await;
 }
+
+/// Issue 11: every paged list (an operation with a `limit` parameter)
+/// declares `X-Total-Count` on its 200 response, and the server sends it;
+/// no other operation declares it.
+#[tokio::test]
+async fn every_paged_list_declares_and_sends_x_total_count() {
+    let s = TestServer::start().await;
+    let doc = document(&s).await;
+    let (status, channel) = s
+        .call(
+            Method::POST,
+            "/v1/notifications/channels/config",
+            Some(json!({"name": "c", "channel_type": "webhook", "recipients": ["http://127.0.0.1:9/x"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{channel}");
+    let (status, domain) = s.call(Method::POST, "/v1/certs/domains", Some(json!({"domain": "a.test"}))).await;
+    assert_eq!(status, 201, "{domain}");
+
+    let mut paged = 0;
+    for (m, path) in OPERATIONS {
+        let op = &doc["paths"][*path][*m];
+        let params = op["parameters"].as_array().cloned().unwrap_or_default();
+        let has_limit = params.iter().any(|p| p["name"] == "limit" && p["in"] == "query");
+        let header = &op["responses"]["200"]["headers"]["X-Total-Count"];
+        if !has_limit {
+            assert!(header.is_null(), "{m} {path} is not paged but declares X-Total-Count");
+            continue;
+        }
+        paged += 1;
+        assert_eq!(
+            (header["schema"]["type"].as_str(), header["schema"]["minimum"].as_i64()),
+            (Some("integer"), Some(0))
+        );
+        let id = if path.starts_with("/v1/certs") { &domain["data"]["id"] } else { &channel["data"]["id"] };
+        let concrete = path.replace("{id}", id.as_str().unwrap()).replace("{dict_type}", "severity");
+        let resp = s.http.get(s.url(&format!("{concrete}?limit=1"))).bearer_auth(&s.token).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "GET {concrete}");
+        let total = resp.headers().get("x-total-count").map(|v| v.to_str().unwrap().parse::<u64>());
+        assert!(matches!(total, Some(Ok(_))), "GET {concrete}: X-Total-Count is {total:?}");
+    }
+    assert!(paged >= 20, "{paged} paged lists");
+    s.stop().await;
+}

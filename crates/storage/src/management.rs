@@ -18,12 +18,13 @@ mod silence;
 mod users;
 mod whitelist;
 
+use std::ops::Deref;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use rand::RngCore;
-use rusqlite::{Connection, Transaction};
+use rusqlite::{Connection, Row, ToSql, Transaction};
 
 pub use agents::AgentRecord;
 pub use alerts::{
@@ -92,6 +93,48 @@ pub enum Write<T> {
     NotFound,
 }
 
+/// One page of a list and `total`, the number of rows matching the list's
+/// filters regardless of `limit` and `offset`. Reads as a slice of its
+/// items.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+impl<T> Page<T> {
+    /// The same page with each item converted.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { items: self.items.into_iter().map(f).collect(), total: self.total }
+    }
+}
+
+impl<T> Deref for Page<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        &self.items
+    }
+}
+
+impl<T> IntoIterator for Page<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Page<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}
+
 #[derive(Debug)]
 pub struct Management {
     conn: Mutex<Connection>,
@@ -123,6 +166,32 @@ impl Management {
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+}
+
+/// The one way lists are paged: `query` (a `SELECT` with its `ORDER BY`,
+/// without `LIMIT`/`OFFSET`, whose parameters are `args`, numbered from
+/// `?1`) read for one page, and its rows counted by the same query, both in
+/// one read transaction so that the page and the total agree.
+fn paged<T>(
+    c: &mut Connection,
+    query: &str,
+    args: &[&dyn ToSql],
+    limit: usize,
+    offset: usize,
+    row: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Page<T>> {
+    let tx = c.transaction()?;
+    let total: i64 = tx.query_row(&format!("SELECT COUNT(*) FROM ({query})"), args, |r| r.get(0))?;
+    let (limit, offset) = (to_i64(limit), to_i64(offset));
+    let mut page_args = args.to_vec();
+    page_args.extend([&limit as &dyn ToSql, &offset]);
+    let n = args.len();
+    let items = tx
+        .prepare(&format!("{query} LIMIT ?{} OFFSET ?{}", n + 1, n + 2))?
+        .query_map(page_args.as_slice(), row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    tx.commit()?;
+    Ok(Page { items, total: total.unsigned_abs() })
 }
 
 fn to_i64(n: usize) -> i64 {

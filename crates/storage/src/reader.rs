@@ -70,6 +70,15 @@ pub enum SeriesField {
     AgentId,
 }
 
+impl SeriesField {
+    fn column(self) -> &'static str {
+        match self {
+            SeriesField::MetricName => "metric_name",
+            SeriesField::AgentId => "agent_id",
+        }
+    }
+}
+
 /// Read access to the partitions in a data directory.
 #[derive(Clone, Debug)]
 pub struct Reader {
@@ -142,6 +151,29 @@ impl Reader {
             }
         }
         Ok(out)
+    }
+
+    /// How many samples match `q`'s filters and range ([`Reader::samples`]
+    /// without its page): a count over every matching point of every
+    /// partition in the range, so it costs as much as reading them.
+    pub fn sample_count(&self, q: &SampleQuery) -> Result<u64> {
+        let filter = SeriesFilter::new(q.agent_id.as_deref(), q.metric_name.as_deref());
+        let mut total = 0;
+        for day in days_between(q.from_ms, q.to_ms) {
+            let Some(conn) = self.open(day)? else {
+                continue;
+            };
+            let range = DayRange::clip(day, q.from_ms, q.to_ms);
+            let count: i64 = conn
+                .query_row(
+                    &format!("{} SELECT COUNT(*) FROM pts", points_cte(range)),
+                    params![filter.agent, filter.metric, range.from, range.to],
+                    |r| r.get(0),
+                )
+                .map_err(|source| Error::PartitionRead { day, source })?;
+            total += count.unsigned_abs();
+        }
+        Ok(total)
     }
 
     /// Every point of the series of `agent_id`/`metric_name` (and exactly
@@ -241,10 +273,7 @@ impl Reader {
         limit: usize,
         offset: usize,
     ) -> Result<Vec<String>> {
-        let column = match field {
-            SeriesField::MetricName => "metric_name",
-            SeriesField::AgentId => "agent_id",
-        };
+        let column = field.column();
         // Each partition returns its own sorted, paged prefix; merging those
         // prefixes and paging again is exact because a value's rank in the
         // union is at most its rank in any one partition.
@@ -265,6 +294,24 @@ impl Reader {
             }
         }
         Ok(all.into_iter().skip(offset).take(limit).collect())
+    }
+
+    /// How many values [`Reader::distinct`] has in `[from_ms, to_ms]` without
+    /// its page: the distinct values of every partition in the range, merged.
+    pub fn distinct_count(&self, field: SeriesField, from_ms: i64, to_ms: i64) -> Result<u64> {
+        let column = field.column();
+        let mut all = BTreeSet::new();
+        for day in days_between(from_ms, to_ms) {
+            let Some(conn) = self.open(day)? else {
+                continue;
+            };
+            let read_err = |source| Error::PartitionRead { day, source };
+            let mut stmt = conn.prepare(&format!("SELECT DISTINCT {column} FROM series")).map_err(read_err)?;
+            for row in stmt.query_map([], |r| r.get::<_, String>(0)).map_err(read_err)? {
+                all.insert(row.map_err(read_err)?);
+            }
+        }
+        Ok(all.len() as u64)
     }
 
     /// The newest sample at or after `since_ms` of every series of `agent_id`

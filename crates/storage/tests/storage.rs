@@ -165,6 +165,48 @@ async fn paging_runs_newest_first_across_partitions() {
 }
 
 #[tokio::test]
+async fn counts_match_the_filters_and_range_of_the_lists_across_partitions() {
+    let (_dir, writer, reader) = setup();
+    // Day 0: a/m x3, b/m x1, a/n x1; day 1: a/m x2, c/p x1.
+    let mut batch = vec![sample("b", "m", &[], DAY0 + 5_000, 0.0), sample("a", "n", &[], DAY0 + 5_000, 0.0)];
+    for i in 0..3 {
+        batch.push(sample("a", "m", &[], DAY0 + i * 1_000, 0.0));
+    }
+    for i in 0..2 {
+        batch.push(sample("a", "m", &[], DAY0 + MS_PER_DAY + i * 1_000, 0.0));
+    }
+    batch.push(sample("c", "p", &[], DAY0 + MS_PER_DAY, 0.0));
+    writer.write(batch).await.unwrap();
+    let both_days = all(None, DAY0, DAY0 + 2 * MS_PER_DAY - 1);
+    let count = |agent: Option<&str>, metric: Option<&str>, from, to| {
+        let q = SampleQuery {
+            agent_id: agent.map(Into::into),
+            metric_name: metric.map(Into::into),
+            from_ms: from,
+            to_ms: to,
+            limit: 1,
+            offset: 5,
+        };
+        reader.sample_count(&q).unwrap()
+    };
+    assert_eq!(reader.samples(&both_days).unwrap().len(), 8);
+    assert_eq!(count(None, None, both_days.from_ms, both_days.to_ms), 8, "the page does not change the count");
+    assert_eq!(count(Some("a"), None, both_days.from_ms, both_days.to_ms), 6);
+    assert_eq!(count(Some("a"), Some("m"), both_days.from_ms, both_days.to_ms), 5);
+    assert_eq!(count(None, Some("m"), DAY0 + 1_000, DAY0 + MS_PER_DAY), 4, "the range clips both days");
+    assert_eq!(count(Some("nobody"), None, both_days.from_ms, both_days.to_ms), 0);
+
+    let distinct = |field, from, to| reader.distinct_count(field, from, to).unwrap();
+    assert_eq!(distinct(SeriesField::MetricName, DAY0, DAY0 + MS_PER_DAY), 3, "m is counted once: m, n, p");
+    assert_eq!(distinct(SeriesField::AgentId, DAY0, DAY0 + MS_PER_DAY), 3);
+    assert_eq!(distinct(SeriesField::AgentId, DAY0 + MS_PER_DAY, DAY0 + MS_PER_DAY), 2, "day 1: a and c");
+    assert_eq!(
+        distinct(SeriesField::MetricName, DAY0, DAY0 + MS_PER_DAY) as usize,
+        reader.distinct(SeriesField::MetricName, DAY0, DAY0 + MS_PER_DAY, 100, 0).unwrap().len()
+    );
+}
+
+#[tokio::test]
 async fn summary_distinct_and_latest() {
     let (_dir, writer, reader) = setup();
     writer

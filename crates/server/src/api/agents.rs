@@ -65,8 +65,8 @@ pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiR
         }
     }
     items.sort_by(|a, b| a.agent_id.cmp(&b.agent_id));
-    let items: Vec<AgentItem> = items.into_iter().skip(page.offset).take(page.limit).collect();
-    Ok(ApiOk::data(items))
+    let (items, total) = page.of(items);
+    Ok(ApiOk::page(items, total))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -102,7 +102,7 @@ pub async fn history(
         to_ms,
     };
     let events = state.management(move |m| m.alert_history(&filter, page.limit, page.offset)).await?;
-    Ok(ApiOk::data(events.into_iter().map(EventItem::from).collect::<Vec<_>>()))
+    Ok(ApiOk::page(events.items.into_iter().map(EventItem::from).collect::<Vec<_>>(), events.total))
 }
 
 /// Open and acknowledged alerts of the last 7 days, newest first.
@@ -113,7 +113,7 @@ pub async fn active(state: AppStateRef, ApiQuery(p): ApiQuery<PageParams>) -> Ap
     let page = p.page()?;
     let since = state.clock.now_ms() - 7 * DAY_MS;
     let events = state.management(move |m| m.active_alerts(since, page.limit, page.offset)).await?;
-    Ok(ApiOk::data(events.into_iter().map(EventItem::from).collect::<Vec<_>>()))
+    Ok(ApiOk::page(events.items.into_iter().map(EventItem::from).collect::<Vec<_>>(), events.total))
 }
 
 async fn transition(state: AppStateRef, id: String, resolve: bool, done: &str) -> ApiResult {

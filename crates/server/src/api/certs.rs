@@ -446,7 +446,7 @@ pub async fn list_certificates(
         issuer_contains: non_empty(q.issuer),
     };
     let rows = state.management(move |m| m.certificate_details_list(&filter, page.limit, page.offset)).await?;
-    Ok(ApiOk::data(rows.into_iter().map(CertificateDetailsItem::from).collect::<Vec<_>>()))
+    Ok(ApiOk::page(rows.items.into_iter().map(CertificateDetailsItem::from).collect::<Vec<_>>(), rows.total))
 }
 
 async fn load_certificate(state: &AppStateRef, id: String) -> Result<CertificateDetails, ApiError> {
@@ -556,7 +556,7 @@ pub async fn list_domains(
         domain_contains: non_empty(q.domain).map(|d| d.trim().to_owned()),
     };
     let rows = state.management(move |m| m.cert_domains(&filter, page.limit, page.offset)).await?;
-    Ok(ApiOk::data(rows.into_iter().map(CertDomainItem::from).collect::<Vec<_>>()))
+    Ok(ApiOk::page(rows.items.into_iter().map(CertDomainItem::from).collect::<Vec<_>>(), rows.total))
 }
 
 /// One monitored domain.
@@ -646,7 +646,7 @@ pub async fn domain_history(
     let page = p.page()?;
     let d = load_domain(&state, id).await?;
     let rows = state.management(move |m| m.cert_check_history(&d.id, page.limit, page.offset)).await?;
-    Ok(ApiOk::data(rows.into_iter().map(CertCheckResultItem::from).collect::<Vec<_>>()))
+    Ok(ApiOk::page(rows.items.into_iter().map(CertCheckResultItem::from).collect::<Vec<_>>(), rows.total))
 }
 
 // === checks and status ===
@@ -673,7 +673,7 @@ pub async fn check_all(state: AppStateRef) -> ApiResult {
 pub async fn status(state: AppStateRef, ApiQuery(p): ApiQuery<PageParams>) -> ApiResult {
     let page = p.page()?;
     let rows = state.management(move |m| m.latest_cert_results(page.limit, page.offset)).await?;
-    Ok(ApiOk::data(rows.into_iter().map(CertCheckResultItem::from).collect::<Vec<_>>()))
+    Ok(ApiOk::page(rows.items.into_iter().map(CertCheckResultItem::from).collect::<Vec<_>>(), rows.total))
 }
 
 /// The newest result of one domain, by host name.

@@ -171,18 +171,21 @@ async fn load_owned(state: &AppStateRef, caller: Caller, id: String) -> Result<C
         (status = 400, description = "Bad paging parameter", body = EmptyEnvelope)))]
 pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
-    let items = state
+    let (items, total) = state
         .management(move |m| {
-            m.channels(page.limit, page.offset)?
+            let channels = m.channels(page.limit, page.offset)?;
+            let items = channels
+                .items
                 .into_iter()
                 .map(|c| {
                     let recipients = m.channel_recipients(&c.id)?;
                     Ok(ChannelOverview::new(c, recipients))
                 })
-                .collect::<Result<Vec<_>, _>>()
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((items, channels.total))
         })
         .await?;
-    Ok(ApiOk::data(items))
+    Ok(ApiOk::page(items, total))
 }
 
 /// One channel with its recipients.
@@ -211,7 +214,7 @@ pub async fn get(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
 pub async fn list_configs(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
     let rows = state.management(move |m| m.channels(page.limit, page.offset)).await?;
-    Ok(ApiOk::data(rows.into_iter().map(ChannelConfig::from).collect::<Vec<_>>()))
+    Ok(ApiOk::page(rows.items.into_iter().map(ChannelConfig::from).collect::<Vec<_>>(), rows.total))
 }
 
 /// One stored channel row (secrets redacted).
@@ -381,8 +384,8 @@ fn redacted_recipients(list: Vec<String>) -> Vec<String> {
 
 /// A channel's recipients, in the order they were given (404 for an unknown
 /// channel; 0.1 answered an empty list).
-#[utoipa::path(get, path = "/notifications/channels/{id}/recipients", tag = "channels", params(PageParams),
-    security(("bearer_auth" = [])), params(("id" = String, Path, description = "Channel id")), responses(
+#[utoipa::path(get, path = "/notifications/channels/{id}/recipients", tag = "channels",
+    security(("bearer_auth" = [])), params(("id" = String, Path, description = "Channel id"), PageParams), responses(
         (status = 200, description = "Recipients", body = Envelope<Vec<String>>),
         (status = 400, description = "Bad paging parameter", body = EmptyEnvelope),
         (status = 404, description = "`Channel not found`", body = EmptyEnvelope)))]
@@ -394,7 +397,8 @@ pub async fn get_recipients(
     let page = q.page()?;
     let channel = load(&state, id).await?;
     let all = state.management(move |m| m.channel_recipients(&channel.id)).await?;
-    Ok(ApiOk::data(redacted_recipients(all.into_iter().skip(page.offset).take(page.limit).collect())))
+    let (recipients, total) = page.of(all);
+    Ok(ApiOk::page(redacted_recipients(recipients), total))
 }
 
 /// Send a test alert to the channel's recipients, whatever its `enabled`

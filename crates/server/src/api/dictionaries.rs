@@ -116,11 +116,12 @@ fn check_extra(extra: &Option<String>) -> Result<(), ApiError> {
 pub async fn list_types(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
     let rows = state.management(move |m| m.dict_type_summaries(page.limit, page.offset)).await?;
+    let total = rows.total;
     let items: Vec<TypeSummary> = rows
         .into_iter()
         .map(|s| TypeSummary { dict_type: s.dict_type, dict_type_label: s.dict_type_label, count: s.count })
         .collect();
-    Ok(ApiOk::data(items))
+    Ok(ApiOk::page(items, total))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -227,7 +228,7 @@ pub async fn list_items(
     let page = q.page()?;
     let only = f.enabled_only.unwrap_or(false);
     let items = state.management(move |m| m.dict_items(&key, only, page.limit, page.offset)).await?;
-    Ok(ApiOk::data(items.into_iter().map(Item::from).collect::<Vec<_>>()))
+    Ok(ApiOk::page(items.items.into_iter().map(Item::from).collect::<Vec<_>>(), items.total))
 }
 
 fn item_not_found() -> ApiError {

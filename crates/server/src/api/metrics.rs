@@ -75,7 +75,9 @@ pub async fn list(
         limit: page.limit,
         offset: page.offset,
     };
-    let rows = state.read(move |r| r.samples(&query)).await?;
+    // The count reads every matching point of the range again (see
+    // `Reader::sample_count`): the price of `X-Total-Count` on samples.
+    let (rows, total) = state.read(move |r| Ok((r.samples(&query)?, r.sample_count(&query)?))).await?;
     let items: Vec<MetricItem> = rows
         .into_iter()
         .map(|s| {
@@ -91,7 +93,7 @@ pub async fn list(
             }
         })
         .collect();
-    Ok(ApiOk::data(items))
+    Ok(ApiOk::page(items, total))
 }
 
 /// A stable id for a sample: its timestamp and a hash of its series.
@@ -122,8 +124,10 @@ pub async fn agents(state: AppStateRef, q: ApiQuery<TimeRange>, p: ApiQuery<Page
 async fn distinct(state: AppStateRef, range: TimeRange, p: PageParams, field: SeriesField) -> ApiResult {
     let page = p.page()?;
     let (from, to) = stored(&state, range.resolve(state.clock.now_ms(), DAY_MS)?).await?;
-    let values = state.read(move |r| r.distinct(field, from, to, page.limit, page.offset)).await?;
-    Ok(ApiOk::data(values))
+    let (values, total) = state
+        .read(move |r| Ok((r.distinct(field, from, to, page.limit, page.offset)?, r.distinct_count(field, from, to)?)))
+        .await?;
+    Ok(ApiOk::page(values, total))
 }
 
 /// One agent's metric.

@@ -153,7 +153,7 @@ pub async fn list(
         agent_id: nonempty(q.agent_id),
     };
     let (items, total) = state.management(move |m| m.notification_logs(&filter, page.limit, page.offset)).await?;
-    Ok(ApiOk::data(LogPage { items: items.into_iter().map(LogItem::from).collect(), total }))
+    Ok(ApiOk::page(LogPage { items: items.into_iter().map(LogItem::from).collect(), total }, total.unsigned_abs()))
 }
 
 /// Counts of sends by outcome.

@@ -7,9 +7,10 @@
 use std::collections::BTreeSet;
 
 use serde::Serialize;
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::{ArrayItems, KnownFormat, SchemaFormat, SchemaType, Type};
+use utoipa::openapi::schema::{ArrayItems, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Schema};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -117,6 +118,8 @@ const DATE_TIME_PROPERTIES: &[&str] = &[
 
 /// Completes the generated document with what holds for every operation,
 /// so handlers do not repeat it:
+/// - paged lists (operations with a `limit` parameter) answer 200 with
+///   `X-Total-Count`, as [`super::response::ApiOk::page`] sets it;
 /// - protected operations answer 401; operations with query parameters or
 ///   a body answer 400; operations with a JSON body answer 413 and 415 (an
 ///   operation's own description of a status wins);
@@ -134,6 +137,7 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
             [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
         {
             add_shared_responses(op);
+            add_total_count(op);
             if let Some(body) = &op.request_body {
                 for content in body.content.values() {
                     if let Some(RefOr::Ref(r)) = &content.schema {
@@ -204,6 +208,26 @@ fn add_shared_responses(op: &mut Operation) {
                 .entry((*status).to_owned())
                 .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
         }
+    }
+}
+
+/// Declares `X-Total-Count` on the 200 response of a paged list.
+fn add_total_count(op: &mut Operation) {
+    let paged =
+        op.parameters.iter().flatten().any(|p| matches!(p.parameter_in, ParameterIn::Query) && p.name == "limit");
+    if !paged {
+        return;
+    }
+    if let Some(RefOr::T(ok)) = op.responses.responses.get_mut("200") {
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(0));
+        let header = HeaderBuilder::new()
+            .schema(schema)
+            .description(Some("Items matching the list's filters, whatever `limit` and `offset` are"))
+            .build();
+        ok.headers.insert("X-Total-Count".to_owned(), header);
     }
 }
 

@@ -46,6 +46,15 @@ impl PageParams {
     }
 }
 
+impl Page {
+    /// This page of a list held in memory, and the list's length (the
+    /// total of [`super::response::ApiOk::page`]).
+    pub fn of<T>(self, all: Vec<T>) -> (Vec<T>, u64) {
+        let total = all.len() as u64;
+        (all.into_iter().skip(self.offset).take(self.limit).collect(), total)
+    }
+}
+
 /// A count as the document declares it (`integer`, `int64`, `minimum: 0`).
 fn parse_count(name: &str, raw: Option<&str>) -> Result<Option<usize>, ApiError> {
     let Some(raw) = raw else { return Ok(None) };
@@ -130,6 +139,15 @@ mod tests {
         assert_eq!(p(None, Some("9223372036854775807")).unwrap().offset as u64, i64::MAX as u64);
         assert!(p(None, Some("9223372036854775808")).is_err());
         assert!(p(Some(""), None).is_err());
+    }
+
+    #[test]
+    fn a_page_of_a_list_in_memory_tells_the_list_length() {
+        let page = |limit, offset| Page { limit, offset }.of((0..25).collect::<Vec<i32>>());
+        assert_eq!(page(20, 0), ((0..20).collect(), 25));
+        assert_eq!(page(20, 20), ((20..25).collect(), 25));
+        assert_eq!(page(0, 0), (vec![], 25));
+        assert_eq!(page(5, usize::MAX), (vec![], 25));
     }
 
     #[test]

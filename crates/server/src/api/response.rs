@@ -23,6 +23,10 @@ tokio::task_local! {
 
 pub const TRACE_HEADER: &str = "x-trace-id";
 
+/// On every page of a list: how many items match the list's filters,
+/// whatever `limit` and `offset` are.
+pub const TOTAL_COUNT_HEADER: &str = "x-total-count";
+
 /// Business error codes of oxmon 0.1 (spec/api.md §2.1).
 pub mod code {
     pub const OK: i32 = 0;
@@ -78,6 +82,15 @@ impl ApiOk {
     /// 200 with `data`, `err_msg = "success"`.
     pub fn data<T: Serialize>(data: T) -> Self {
         Self(envelope(StatusCode::OK, code::OK, "success", data))
+    }
+
+    /// 200 with one page of a list in `data` and `total`, the number of
+    /// items matching the list's filters, in `X-Total-Count`. Every paged
+    /// list answers through this, so the body keeps 0.1's shape.
+    pub fn page<T: Serialize>(data: T, total: u64) -> Self {
+        let mut response = envelope(StatusCode::OK, code::OK, "success", data);
+        response.headers_mut().insert(TOTAL_COUNT_HEADER, HeaderValue::from(total));
+        Self(response)
     }
 
     /// 201 with `data`.

@@ -155,6 +155,7 @@ fn validated(rule: RuleRecord) -> Result<RuleRecord, ApiError> {
 pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
     let rules = state.management(move |m| m.rules(page.limit, page.offset)).await?;
+    let total = rules.total;
     let items: Vec<RuleSummary> = rules
         .into_iter()
         .map(|r| RuleSummary {
@@ -168,7 +169,7 @@ pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiR
             source: r.source,
         })
         .collect();
-    Ok(ApiOk::data(items))
+    Ok(ApiOk::page(items, total))
 }
 
 /// Create a rule (`source = api`).

@@ -76,7 +76,7 @@ pub fn check_timezone(name: &str) -> Result<(), String> {
 pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
     let windows = state.management(move |m| m.silence_windows(page.limit, page.offset)).await?;
-    Ok(ApiOk::data(windows.into_iter().map(WindowItem::from).collect::<Vec<_>>()))
+    Ok(ApiOk::page(windows.items.into_iter().map(WindowItem::from).collect::<Vec<_>>(), windows.total))
 }
 
 /// Body of `PUT /v1/notifications/silence-windows/{id}` (added in 0.2):

@@ -174,7 +174,7 @@ fn check_runtime(key: &str, config: &serde_json::Value) -> Result<(), ApiError> 
 pub async fn list_configs(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
     let rows = state.management(move |m| m.configs(page.limit, page.offset)).await?;
-    Ok(ApiOk::data(rows.into_iter().map(ConfigItem::from).collect::<Vec<_>>()))
+    Ok(ApiOk::page(rows.items.into_iter().map(ConfigItem::from).collect::<Vec<_>>(), rows.total))
 }
 
 /// One configuration row.

@@ -104,8 +104,8 @@ fn detail(state: &AppStateRef, e: WhitelistEntry) -> Detail {
 pub async fn list(state: AppStateRef, ApiQuery(q): ApiQuery<PageParams>) -> ApiResult {
     let page = q.page()?;
     let entries = state.management(move |m| m.whitelist(page.limit, page.offset)).await?;
-    let items: Vec<Detail> = entries.into_iter().map(|e| detail(&state, e)).collect();
-    Ok(ApiOk::data(items))
+    let items: Vec<Detail> = entries.items.into_iter().map(|e| detail(&state, e)).collect();
+    Ok(ApiOk::page(items, entries.total))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Management, new_id, to_i64};
+use super::{Management, Page, new_id, paged};
 use crate::error::Result;
 
 pub(super) const SCHEMA: &str = "
@@ -239,30 +239,37 @@ impl Management {
     }
 
     /// Events in a time range, newest first, paged in SQL.
-    pub fn alert_history(&self, f: &AlertFilter, limit: usize, offset: usize) -> Result<Vec<AlertEvent>> {
+    pub fn alert_history(&self, f: &AlertFilter, limit: usize, offset: usize) -> Result<Page<AlertEvent>> {
         self.with(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {COLUMNS} FROM alert_events
-                  WHERE timestamp_ms BETWEEN ?1 AND ?2 AND (?3 IS NULL OR agent_id = ?3) AND (?4 IS NULL OR severity = ?4)
-                  ORDER BY timestamp_ms DESC, rowid DESC LIMIT ?5 OFFSET ?6"
-            ))?;
-            let rows = stmt.query_map(
-                params![f.from_ms, f.to_ms, f.agent_id, f.severity, to_i64(limit), to_i64(offset)],
+            paged(
+                c,
+                &format!(
+                    "SELECT {COLUMNS} FROM alert_events
+                      WHERE timestamp_ms BETWEEN ?1 AND ?2 AND (?3 IS NULL OR agent_id = ?3) AND (?4 IS NULL OR severity = ?4)
+                      ORDER BY timestamp_ms DESC, rowid DESC"
+                ),
+                params![f.from_ms, f.to_ms, f.agent_id, f.severity],
+                limit,
+                offset,
                 row,
-            )?;
-            rows.collect()
+            )
         })
     }
 
     /// Open or acknowledged events since `since_ms`, newest first.
-    pub fn active_alerts(&self, since_ms: i64, limit: usize, offset: usize) -> Result<Vec<AlertEvent>> {
+    pub fn active_alerts(&self, since_ms: i64, limit: usize, offset: usize) -> Result<Page<AlertEvent>> {
         self.with(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {COLUMNS} FROM alert_events WHERE status IN (1, 2) AND timestamp_ms >= ?1
-                  ORDER BY timestamp_ms DESC, rowid DESC LIMIT ?2 OFFSET ?3"
-            ))?;
-            let rows = stmt.query_map(params![since_ms, to_i64(limit), to_i64(offset)], row)?;
-            rows.collect()
+            paged(
+                c,
+                &format!(
+                    "SELECT {COLUMNS} FROM alert_events WHERE status IN (1, 2) AND timestamp_ms >= ?1
+                      ORDER BY timestamp_ms DESC, rowid DESC"
+                ),
+                params![since_ms],
+                limit,
+                offset,
+                row,
+            )
         })
     }
 
@@ -344,6 +351,29 @@ pub(crate) fn event(rule: &str, agent: &str, severity: &str, ts: i64, status: i6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_carries_the_count_of_every_match_whatever_its_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Management::open(dir.path()).unwrap();
+        let events = (0..5).map(|i| event("r1", if i < 3 { "a" } else { "b" }, "critical", 1_000 * i, STATUS_OPEN));
+        m.insert_alert_events(events.collect(), 5).unwrap();
+        let all = AlertFilter { from_ms: 0, to_ms: 10_000, ..Default::default() };
+        let only_a = AlertFilter { agent_id: Some("a".into()), ..all.clone() };
+        for (filter, limit, offset, len, total) in [
+            (&all, 2, 0, 2, 5),
+            (&all, 0, 0, 0, 5),
+            (&all, 10, 4, 1, 5),
+            (&all, 10, 9, 0, 5),
+            (&only_a, 2, 0, 2, 3),
+            (&only_a, 0, usize::MAX, 0, 3),
+        ] {
+            let page = m.alert_history(filter, limit, offset).unwrap();
+            assert_eq!((page.items.len(), page.total), (len, total), "limit {limit} offset {offset}");
+        }
+        let page = m.active_alerts(2_000, 1, 0).unwrap();
+        assert_eq!((page.len(), page.total), (1, 3), "the count has the page's filter too");
+    }
 
     #[test]
     fn events_are_filtered_paged_acknowledged_and_resolved() {

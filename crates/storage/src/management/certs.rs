@@ -8,7 +8,7 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{Management, Write, is_unique_violation, new_id, to_i64};
+use super::{Management, Page, Write, is_unique_violation, new_id, paged};
 use crate::error::Result;
 
 pub(super) const SCHEMA: &str = "
@@ -428,16 +428,21 @@ impl Management {
     }
 
     /// Domains, newest first, filtered and paged in SQL.
-    pub fn cert_domains(&self, f: &CertDomainFilter, limit: usize, offset: usize) -> Result<Vec<CertDomain>> {
+    pub fn cert_domains(&self, f: &CertDomainFilter, limit: usize, offset: usize) -> Result<Page<CertDomain>> {
         let pattern = f.domain_contains.as_deref().map(like_pattern);
         self.with(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {DOMAIN_COLUMNS} FROM cert_domains
-                  WHERE (?1 IS NULL OR enabled = ?1) AND (?2 IS NULL OR domain LIKE ?2 ESCAPE '\\')
-                  ORDER BY created_at DESC, rowid DESC LIMIT ?3 OFFSET ?4"
-            ))?;
-            let rows = stmt.query_map(params![f.enabled, pattern, to_i64(limit), to_i64(offset)], domain_row)?;
-            rows.collect()
+            paged(
+                c,
+                &format!(
+                    "SELECT {DOMAIN_COLUMNS} FROM cert_domains
+                      WHERE (?1 IS NULL OR enabled = ?1) AND (?2 IS NULL OR domain LIKE ?2 ESCAPE '\\')
+                      ORDER BY created_at DESC, rowid DESC"
+                ),
+                params![f.enabled, pattern],
+                limit,
+                offset,
+                domain_row,
+            )
         })
     }
 
@@ -574,14 +579,19 @@ impl Management {
     }
 
     /// Results of one domain, newest first, paged in SQL.
-    pub fn cert_check_history(&self, domain_id: &str, limit: usize, offset: usize) -> Result<Vec<CertCheckResult>> {
+    pub fn cert_check_history(&self, domain_id: &str, limit: usize, offset: usize) -> Result<Page<CertCheckResult>> {
         self.with(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {RESULT_COLUMNS} FROM cert_check_results WHERE domain_id = ?1
-                  ORDER BY created_at DESC, rowid DESC LIMIT ?2 OFFSET ?3"
-            ))?;
-            let rows = stmt.query_map(params![domain_id, to_i64(limit), to_i64(offset)], result_row)?;
-            rows.collect()
+            paged(
+                c,
+                &format!(
+                    "SELECT {RESULT_COLUMNS} FROM cert_check_results WHERE domain_id = ?1
+                      ORDER BY created_at DESC, rowid DESC"
+                ),
+                params![domain_id],
+                limit,
+                offset,
+                result_row,
+            )
         })
     }
 
@@ -602,18 +612,23 @@ impl Management {
 
     /// The newest result of every enabled domain, most recently stored
     /// first, paged in SQL.
-    pub fn latest_cert_results(&self, limit: usize, offset: usize) -> Result<Vec<CertCheckResult>> {
+    pub fn latest_cert_results(&self, limit: usize, offset: usize) -> Result<Page<CertCheckResult>> {
         let columns = RESULT_COLUMNS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ");
         self.with(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {columns} FROM cert_domains d JOIN cert_check_results r
-                     ON r.rowid = (SELECT x.rowid FROM cert_check_results x WHERE x.domain_id = d.id
-                                    ORDER BY x.checked_at DESC, x.rowid DESC LIMIT 1)
-                  WHERE d.enabled = 1
-                  ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?1 OFFSET ?2"
-            ))?;
-            let rows = stmt.query_map(params![to_i64(limit), to_i64(offset)], result_row)?;
-            rows.collect()
+            paged(
+                c,
+                &format!(
+                    "SELECT {columns} FROM cert_domains d JOIN cert_check_results r
+                         ON r.rowid = (SELECT x.rowid FROM cert_check_results x WHERE x.domain_id = d.id
+                                        ORDER BY x.checked_at DESC, x.rowid DESC LIMIT 1)
+                      WHERE d.enabled = 1
+                      ORDER BY r.created_at DESC, r.rowid DESC"
+                ),
+                &[],
+                limit,
+                offset,
+                result_row,
+            )
         })
     }
 
@@ -663,20 +678,24 @@ impl Management {
         f: &CertDetailsFilter,
         limit: usize,
         offset: usize,
-    ) -> Result<Vec<CertificateDetails>> {
+    ) -> Result<Page<CertificateDetails>> {
         let ip = f.ip_address_contains.as_deref().map(like_pattern);
         let issuer = f.issuer_contains.as_deref().map(like_pattern);
         self.with(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {DETAILS_COLUMNS} FROM certificate_details
-                  WHERE (?1 IS NULL OR not_after <= ?1)
-                    AND (?2 IS NULL OR ip_addresses LIKE ?2 ESCAPE '\\')
-                    AND (?3 IS NULL OR issuer_cn LIKE ?3 ESCAPE '\\' OR issuer_o LIKE ?3 ESCAPE '\\')
-                  ORDER BY not_after, rowid LIMIT ?4 OFFSET ?5"
-            ))?;
-            let rows =
-                stmt.query_map(params![f.not_after_lte, ip, issuer, to_i64(limit), to_i64(offset)], details_row)?;
-            rows.collect()
+            paged(
+                c,
+                &format!(
+                    "SELECT {DETAILS_COLUMNS} FROM certificate_details
+                      WHERE (?1 IS NULL OR not_after <= ?1)
+                        AND (?2 IS NULL OR ip_addresses LIKE ?2 ESCAPE '\\')
+                        AND (?3 IS NULL OR issuer_cn LIKE ?3 ESCAPE '\\' OR issuer_o LIKE ?3 ESCAPE '\\')
+                      ORDER BY not_after, rowid"
+                ),
+                params![f.not_after_lte, ip, issuer],
+                limit,
+                offset,
+                details_row,
+            )
         })
     }
 

@@ -5,7 +5,7 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{Management, Write, is_unique_violation, new_id, to_i64};
+use super::{Management, Page, Write, is_unique_violation, new_id, paged};
 use crate::error::Result;
 
 pub(super) const SCHEMA: &str = "
@@ -91,13 +91,16 @@ fn recipients_of(c: &rusqlite::Connection, channel_id: &str) -> rusqlite::Result
 
 impl Management {
     /// Channels, newest first, paged in SQL.
-    pub fn channels(&self, limit: usize, offset: usize) -> Result<Vec<ChannelRecord>> {
+    pub fn channels(&self, limit: usize, offset: usize) -> Result<Page<ChannelRecord>> {
         self.with(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {COLUMNS} FROM notification_channels ORDER BY created_at DESC, rowid DESC LIMIT ?1 OFFSET ?2"
-            ))?;
-            let rows = stmt.query_map(params![to_i64(limit), to_i64(offset)], channel_row)?;
-            rows.collect()
+            paged(
+                c,
+                &format!("SELECT {COLUMNS} FROM notification_channels ORDER BY created_at DESC, rowid DESC"),
+                &[],
+                limit,
+                offset,
+                channel_row,
+            )
         })
     }
 

@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Management, Write, is_unique_violation, new_id, to_i64};
+use super::{Management, Page, Write, is_unique_violation, new_id, paged};
 use crate::error::Result;
 
 pub(super) const SCHEMA: &str = "
@@ -55,13 +55,16 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConfigRecord> {
 
 impl Management {
     /// Rows, newest first, paged in SQL.
-    pub fn configs(&self, limit: usize, offset: usize) -> Result<Vec<ConfigRecord>> {
+    pub fn configs(&self, limit: usize, offset: usize) -> Result<Page<ConfigRecord>> {
         self.with(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {COLUMNS} FROM system_configs ORDER BY created_at DESC, rowid DESC LIMIT ?1 OFFSET ?2"
-            ))?;
-            let rows = stmt.query_map(params![to_i64(limit), to_i64(offset)], row)?;
-            rows.collect()
+            paged(
+                c,
+                &format!("SELECT {COLUMNS} FROM system_configs ORDER BY created_at DESC, rowid DESC"),
+                &[],
+                limit,
+                offset,
+                row,
+            )
         })
     }
 

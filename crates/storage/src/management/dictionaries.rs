@@ -5,7 +5,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Management, Write, is_unique_violation, new_id, to_i64};
+use super::{Management, Page, Write, is_unique_violation, new_id, paged};
 use crate::error::Result;
 
 pub(super) const SCHEMA: &str = "
@@ -105,17 +105,18 @@ fn item_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DictItem> {
 impl Management {
     /// Types that have at least one item, with their counts, ordered by the
     /// type's sort order then key, paged in SQL.
-    pub fn dict_type_summaries(&self, limit: usize, offset: usize) -> Result<Vec<DictTypeSummary>> {
+    pub fn dict_type_summaries(&self, limit: usize, offset: usize) -> Result<Page<DictTypeSummary>> {
         self.with(|c| {
-            let mut stmt = c.prepare(
+            paged(
+                c,
                 "SELECT d.dict_type, COALESCE(t.dict_type_label, d.dict_type), COUNT(*)
                    FROM system_dictionaries d LEFT JOIN dictionary_types t ON t.dict_type = d.dict_type
-                  GROUP BY d.dict_type ORDER BY COALESCE(t.sort_order, 0), d.dict_type LIMIT ?1 OFFSET ?2",
-            )?;
-            let rows = stmt.query_map(params![to_i64(limit), to_i64(offset)], |r| {
-                Ok(DictTypeSummary { dict_type: r.get(0)?, dict_type_label: r.get(1)?, count: r.get(2)? })
-            })?;
-            rows.collect()
+                  GROUP BY d.dict_type ORDER BY COALESCE(t.sort_order, 0), d.dict_type",
+                &[],
+                limit,
+                offset,
+                |r| Ok(DictTypeSummary { dict_type: r.get(0)?, dict_type_label: r.get(1)?, count: r.get(2)? }),
+            )
         })
     }
 
@@ -169,14 +170,19 @@ impl Management {
         enabled_only: bool,
         limit: usize,
         offset: usize,
-    ) -> Result<Vec<DictItem>> {
+    ) -> Result<Page<DictItem>> {
         self.with(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {ITEM_COLUMNS} FROM system_dictionaries WHERE dict_type = ?1 AND (?2 = 0 OR enabled = 1)
-                  ORDER BY sort_order, created_at, rowid LIMIT ?3 OFFSET ?4"
-            ))?;
-            let rows = stmt.query_map(params![dict_type, enabled_only, to_i64(limit), to_i64(offset)], item_row)?;
-            rows.collect()
+            paged(
+                c,
+                &format!(
+                    "SELECT {ITEM_COLUMNS} FROM system_dictionaries WHERE dict_type = ?1 AND (?2 = 0 OR enabled = 1)
+                      ORDER BY sort_order, created_at, rowid"
+                ),
+                params![dict_type, enabled_only],
+                limit,
+                offset,
+                item_row,
+            )
         })
     }
 

@@ -4,7 +4,7 @@
 
 use rusqlite::{ToSql, params};
 
-use super::{Management, new_id, to_i64};
+use super::{Management, new_id, paged};
 use crate::error::Result;
 
 pub(super) const SCHEMA: &str = "
@@ -188,21 +188,10 @@ impl Management {
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<NotificationLogRecord>, i64)> {
-        let (limit, offset) = (to_i64(limit), to_i64(offset));
-        let (clause, mut args) = filter.sql();
-        self.with(|c| {
-            let total: i64 =
-                c.query_row(&format!("SELECT COUNT(*) FROM notification_logs {clause}"), args.as_slice(), |r| r.get(0))?;
-            args.push(&limit);
-            args.push(&offset);
-            let n = args.len();
-            let mut stmt = c.prepare(&format!(
-                "SELECT {COLUMNS} FROM notification_logs {clause} ORDER BY created_at_ms DESC, rowid DESC LIMIT ?{} OFFSET ?{n}",
-                n - 1
-            ))?;
-            let items = stmt.query_map(args.as_slice(), log_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok((items, total))
-        })
+        let (clause, args) = filter.sql();
+        let query = format!("SELECT {COLUMNS} FROM notification_logs {clause} ORDER BY created_at_ms DESC, rowid DESC");
+        let page = self.with(|c| paged(c, &query, &args, limit, offset, log_row))?;
+        Ok((page.items, i64::try_from(page.total).unwrap_or(i64::MAX)))
     }
 
     pub fn notification_log_summary(&self, filter: &LogFilter) -> Result<LogSummary> {

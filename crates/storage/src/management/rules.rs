@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Management, Write, is_unique_violation, new_id, to_i64};
+use super::{Management, Page, Write, is_unique_violation, new_id, paged};
 use crate::error::Result;
 
 pub(super) const SCHEMA: &str = "
@@ -61,13 +61,16 @@ fn rule_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RuleRecord> {
 
 impl Management {
     /// Rules, newest first, paged in SQL.
-    pub fn rules(&self, limit: usize, offset: usize) -> Result<Vec<RuleRecord>> {
+    pub fn rules(&self, limit: usize, offset: usize) -> Result<Page<RuleRecord>> {
         self.with(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {RULE_COLUMNS} FROM alert_rules ORDER BY created_at DESC, rowid DESC LIMIT ?1 OFFSET ?2"
-            ))?;
-            let rows = stmt.query_map(params![to_i64(limit), to_i64(offset)], rule_row)?;
-            rows.collect()
+            paged(
+                c,
+                &format!("SELECT {RULE_COLUMNS} FROM alert_rules ORDER BY created_at DESC, rowid DESC"),
+                &[],
+                limit,
+                offset,
+                rule_row,
+            )
         })
     }
 

@@ -4,7 +4,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Management, new_id, to_i64};
+use super::{Management, Page, new_id, paged};
 use crate::error::Result;
 
 pub(super) const SCHEMA: &str = "
@@ -52,13 +52,16 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SilenceRecord> {
 
 impl Management {
     /// Windows, newest first, paged in SQL.
-    pub fn silence_windows(&self, limit: usize, offset: usize) -> Result<Vec<SilenceRecord>> {
+    pub fn silence_windows(&self, limit: usize, offset: usize) -> Result<Page<SilenceRecord>> {
         self.with(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {COLUMNS} FROM notification_silence_windows ORDER BY created_at DESC, rowid DESC LIMIT ?1 OFFSET ?2"
-            ))?;
-            let rows = stmt.query_map(params![to_i64(limit), to_i64(offset)], row)?;
-            rows.collect()
+            paged(
+                c,
+                &format!("SELECT {COLUMNS} FROM notification_silence_windows ORDER BY created_at DESC, rowid DESC"),
+                &[],
+                limit,
+                offset,
+                row,
+            )
         })
     }
 

@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{Management, new_id, to_i64};
+use super::{Management, Page, new_id, paged};
 use crate::error::Result;
 
 pub(super) const SCHEMA: &str = "
@@ -100,14 +100,17 @@ impl Management {
     }
 
     /// Whitelist entries, newest first, paged in SQL.
-    pub fn whitelist(&self, limit: usize, offset: usize) -> Result<Vec<WhitelistEntry>> {
+    pub fn whitelist(&self, limit: usize, offset: usize) -> Result<Page<WhitelistEntry>> {
         self.with(|c| {
-            let mut stmt = c.prepare(
+            paged(
+                c,
                 "SELECT id, agent_id, description, created_at, updated_at FROM agent_whitelist
-                 ORDER BY created_at DESC, rowid DESC LIMIT ?1 OFFSET ?2",
-            )?;
-            let rows = stmt.query_map(params![to_i64(limit), to_i64(offset)], whitelist_row)?;
-            rows.collect()
+                 ORDER BY created_at DESC, rowid DESC",
+                &[],
+                limit,
+                offset,
+                whitelist_row,
+            )
         })
     }
 
