@@ -5,6 +5,7 @@
 
 pub mod metric;
 pub mod proto;
+pub mod remote_write;
 pub mod rule;
 pub mod settings;
 pub mod silence;

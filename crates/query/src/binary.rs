@@ -41,7 +41,8 @@ fn is_comparison(op: &str) -> bool {
 }
 
 fn drops_name(op: &str) -> bool {
-    matches!(op, "+" | "-" | "*" | "/" | "%" | "^" | "atan2")
+    // Prometheus 2.42 keeps the name for `atan2`.
+    matches!(op, "+" | "-" | "*" | "/" | "%" | "^")
 }
 
 /// Prometheus's `vectorElemBinop`: the value and, for comparisons,

@@ -198,7 +198,12 @@ impl<'a> Evaluator<'a> {
             self.check_deadline("query preparation")?;
             let matchers = self.matchers_by_key(expr, &key)?;
             let mut series = Vec::new();
-            for labels in self.storage.series(&matchers, lo, hi)? {
+            // Sorted by labels, as Prometheus iterates them: aggregations
+            // then add in the same order and round alike.
+            let mut found = self.storage.series(&matchers, lo, hi)?;
+            found.sort();
+            found.dedup();
+            for labels in found {
                 let samples = self.storage.samples(&labels, lo, hi)?;
                 self.loaded += samples.len();
                 if self.loaded > self.limits.max_samples {

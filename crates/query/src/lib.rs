@@ -26,6 +26,7 @@ mod value;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+pub use aggregate::is_label_name;
 pub use memory::MemoryStorage;
 pub use promql_parser::label::{MatchOp, Matcher};
 pub use value::{Element, Labels, Sample, Series, Value, format_value};
@@ -210,4 +211,9 @@ pub fn parse_selector(selector: &str) -> Result<Vec<Matcher>> {
         }
         _ => Err(bad()),
     }
+}
+
+/// A PromQL duration (`5m`, `1h30m`) in milliseconds.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    promql_parser::util::parse_duration(s).ok().map(|d| d.as_millis() as i64)
 }
