@@ -75,15 +75,19 @@ fn offset_and_at_move_the_reference_time() {
 
 #[test]
 fn rate_extrapolates_and_handles_counter_resets() {
-    // 60 a minute = 1/s, over a reset too.
-    let r = at("rate(req[5m])", 12 * M);
+    // 60 a minute = 1/s.
+    let r = at("rate(req[5m])", 16 * M);
     assert_eq!(r.len(), 1);
     assert!((r[0].1 - 1.0).abs() < 1e-9, "{r:?}");
     assert!(!r[0].0.contains("__name__"), "rate drops the name");
+    assert!((at("increase(req[5m])", 16 * M)[0].1 - 300.0).abs() < 1e-9);
+    // Over the reset at 10 min: 420, 480, 540, 0, 60, 120 is 120 - 420 + 540.
     let inc = at("increase(req[5m])", 12 * M);
-    assert!((inc[0].1 - 300.0).abs() < 1e-9, "{inc:?}");
+    assert!((inc[0].1 - 240.0).abs() < 1e-9, "{inc:?}");
     assert_eq!(at("resets(req[20m])", 20 * M)[0].1, 1.0);
     assert!((at("irate(req[5m])", 12 * M)[0].1 - 1.0).abs() < 1e-9);
+    // irate after a reset takes the new value as the increase.
+    assert!((at("irate(req[5m])", 10 * M)[0].1 - 0.0).abs() < 1e-9);
     assert!((at("deriv(up{agent_id=\"a\"}[5m])", 10 * M)[0].1 - 1.0 / 60.0).abs() < 1e-9);
 }
 
@@ -119,7 +123,8 @@ fn binary_operators_match_vectors() {
     assert_eq!(at("up unless on(agent_id) req", 0).len(), 1);
     assert_eq!(at("req or up", 0).len(), 3, "the ups carry job, req does not: none matches");
     let joined = at("up * on(agent_id) group_left(job) req", M);
-    assert_eq!(joined, vec![("agent_id=a,job=x".into(), 2.0 * 60.0)]);
+    // group_left(job) copies job from the "one" side, where it is absent.
+    assert_eq!(joined, vec![("agent_id=a".into(), 2.0 * 60.0)]);
     match instant_query(&storage(), "up / on(job) up", 0, Limits::default()) {
         Err(Error::Execution(m)) => assert!(m.contains("many-to-many matching not allowed"), "{m}"),
         other => panic!("expected a matching error, got {other:?}"),
