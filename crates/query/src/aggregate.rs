@@ -57,7 +57,7 @@ pub(crate) fn eval(a: &AggregateExpr, param: Option<Value>, input: Vec<Element>,
     match op.as_str() {
         "topk" | "bottomk" => {
             let k = scalar_param()?;
-            if !(k >= 1.0) {
+            if k.is_nan() || k < 1.0 {
                 return Ok(Value::Vector(out));
             }
             let k = if k > 1e9 { usize::MAX } else { k as usize };

@@ -198,12 +198,15 @@ fn vector_vector(
         if one_to_one {
             if !inserted.is_empty() {
                 return Err(Error::Execution(
-                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
+                        .into(),
                 ));
             }
             inserted.insert(Labels::new());
         } else if !inserted.insert(metric.clone()) {
-            return Err(Error::Execution("multiple matches for labels: grouping labels must ensure unique matches".into()));
+            return Err(Error::Execution(
+                "multiple matches for labels: grouping labels must ensure unique matches".into(),
+            ));
         }
         out.push(Element { labels: metric, t, v: value });
     }

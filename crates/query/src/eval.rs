@@ -58,20 +58,8 @@ pub(crate) const FUNCTIONS: &[&str] = &[
 ];
 
 /// Aggregations this evaluator implements.
-pub(crate) const AGGREGATIONS: &[&str] = &[
-    "sum",
-    "avg",
-    "min",
-    "max",
-    "count",
-    "stddev",
-    "stdvar",
-    "topk",
-    "bottomk",
-    "quantile",
-    "count_values",
-    "group",
-];
+pub(crate) const AGGREGATIONS: &[&str] =
+    &["sum", "avg", "min", "max", "count", "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values", "group"];
 
 /// Refuses, naming it, any construct the evaluator does not implement.
 pub(crate) fn check_supported(expr: &Expr) -> Result<()> {
@@ -363,7 +351,10 @@ impl<'a> Evaluator<'a> {
                     check_unique(&out)?;
                     Ok(Value::Vector(out))
                 }
-                other => Err(Error::BadData(format!("unary expression only allowed on scalars or vectors, got {}", other.kind()))),
+                other => Err(Error::BadData(format!(
+                    "unary expression only allowed on scalars or vectors, got {}",
+                    other.kind()
+                ))),
             },
             Expr::Binary(b) => {
                 let lhs = self.eval_at(&b.lhs, t)?;

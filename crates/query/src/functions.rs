@@ -173,7 +173,15 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Value> {
                 "log2" => f64::log2,
                 "log10" => f64::log10,
                 "sqrt" => f64::sqrt,
-                _ => |v: f64| if v > 0.0 { 1.0 } else if v < 0.0 { -1.0 } else { v },
+                _ => |v: f64| {
+                    if v > 0.0 {
+                        1.0
+                    } else if v < 0.0 {
+                        -1.0
+                    } else {
+                        v
+                    }
+                },
             };
             map_values(vector_arg(ev.eval_at(arg(0)?, t)?, name)?, t, f)
         }
@@ -198,7 +206,11 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Value> {
         "clamp_min" | "clamp_max" => {
             let v = vector_arg(ev.eval_at(arg(0)?, t)?, name)?;
             let bound = scalar_arg(ev.eval_at(arg(1)?, t)?, name)?;
-            if name == "clamp_min" { map_values(v, t, |x| go_max(bound, x)) } else { map_values(v, t, |x| go_min(bound, x)) }
+            if name == "clamp_min" {
+                map_values(v, t, |x| go_max(bound, x))
+            } else {
+                map_values(v, t, |x| go_min(bound, x))
+            }
         }
         _ => return range_function(ev, c, name, &args, t),
     };
@@ -330,7 +342,9 @@ fn range_function(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], 
                 let var = acc / count;
                 Some(if name == "stddev_over_time" { var.sqrt() } else { var })
             }
-            "changes" => Some(p.windows(2).filter(|w| w[0].v != w[1].v && !(w[0].v.is_nan() && w[1].v.is_nan())).count() as f64),
+            "changes" => {
+                Some(p.windows(2).filter(|w| w[0].v != w[1].v && !(w[0].v.is_nan() && w[1].v.is_nan())).count() as f64)
+            }
             "resets" => Some(p.windows(2).filter(|w| w[1].v < w[0].v).count() as f64),
             other => return Err(Error::BadData(format!("unsupported PromQL construct: function {other}()"))),
         };

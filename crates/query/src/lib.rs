@@ -118,7 +118,8 @@ pub struct Range {
 
 /// Parses `query` and checks that every construct in it is supported.
 pub fn parse(query: &str) -> Result<promql_parser::parser::Expr> {
-    let expr = promql_parser::parser::parse(query).map_err(|e| Error::BadData(format!("invalid parameter \"query\": {e}")))?;
+    let expr =
+        promql_parser::parser::parse(query).map_err(|e| Error::BadData(format!("invalid parameter \"query\": {e}")))?;
     eval::check_supported(&expr)?;
     Ok(expr)
 }

@@ -3,6 +3,8 @@
 //! refusals of unsupported constructs. Expected values are worked out by
 //! hand from Prometheus's definitions.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly
+
 use std::time::Duration;
 
 use oxmon_query::{Error, Limits, MemoryStorage, Range, Value, instant_query, range_query};
@@ -139,7 +141,10 @@ fn functions_on_labels_and_absence() {
         at("label_replace(up{agent_id=\"a\"}, \"host\", \"h-$1\", \"agent_id\", \"(.*)\")", 0)[0].0,
         "__name__=up,agent_id=a,host=h-a,job=x"
     );
-    assert_eq!(at("label_join(up{agent_id=\"a\"}, \"k\", \"/\", \"agent_id\", \"job\")", 0)[0].0, "__name__=up,agent_id=a,job=x,k=a/x");
+    assert_eq!(
+        at("label_join(up{agent_id=\"a\"}, \"k\", \"/\", \"agent_id\", \"job\")", 0)[0].0,
+        "__name__=up,agent_id=a,job=x,k=a/x"
+    );
     assert_eq!(at("absent(nope{job=\"y\"})", 0), vec![("job=y".into(), 1.0)]);
     assert!(at("absent(up)", 0).is_empty());
     assert_eq!(scalar("scalar(up{agent_id=\"a\"})", M), 2.0);
@@ -157,12 +162,12 @@ fn subqueries_are_aligned_to_their_step() {
 
 #[test]
 fn range_queries_give_one_series_per_label_set() {
-    let r = range_query(&storage(), "up * 2", Range { start_ms: 0, end_ms: 2 * M, step_ms: M }, Limits::default())
-        .unwrap();
+    let r =
+        range_query(&storage(), "up * 2", Range { start_ms: 0, end_ms: 2 * M, step_ms: M }, Limits::default()).unwrap();
     assert_eq!(r.len(), 2);
     assert_eq!(r[0].samples.iter().map(|s| s.v).collect::<Vec<_>>(), vec![2.0, 4.0, 6.0]);
-    let stale = range_query(&storage(), "gap", Range { start_ms: 0, end_ms: 20 * M, step_ms: M }, Limits::default())
-        .unwrap();
+    let stale =
+        range_query(&storage(), "gap", Range { start_ms: 0, end_ms: 20 * M, step_ms: M }, Limits::default()).unwrap();
     assert_eq!(stale[0].samples.len(), 21 - 5, "10..=14 min are past the lookback");
 }
 

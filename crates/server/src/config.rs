@@ -289,14 +289,12 @@ impl ServerConfig {
         if self.cert_check.tick_secs == 0 || self.cert_check.max_concurrent == 0 {
             return Err("cert_check.tick_secs and cert_check.max_concurrent must be at least 1".into());
         }
-        for (key, token) in
-            [
-                ("agent_shared_token", &self.agent_shared_token),
-                ("auth.operator_token", &self.auth.operator_token),
-                ("prometheus.read_token", &self.prometheus.read_token),
-                ("prometheus.write_token", &self.prometheus.write_token),
-            ]
-        {
+        for (key, token) in [
+            ("agent_shared_token", &self.agent_shared_token),
+            ("auth.operator_token", &self.auth.operator_token),
+            ("prometheus.read_token", &self.prometheus.read_token),
+            ("prometheus.write_token", &self.prometheus.write_token),
+        ] {
             if token.as_ref().is_some_and(|t| t.len() < MIN_TOKEN_LEN) {
                 return Err(format!("{key} must be at least {MIN_TOKEN_LEN} characters (use a random value)"));
             }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use oxmon_common::metric::Labels as OxLabels;
 use oxmon_common::remote_write::prometheus_name;
-use oxmon_query::{Labels, Matcher, METRIC_NAME, MatchOp, Sample, Storage};
+use oxmon_query::{Labels, METRIC_NAME, MatchOp, Matcher, Sample, Storage};
 use oxmon_storage::reader::{Reader, SampleQuery, SeriesField};
 
 /// The label holding the agent id.
@@ -29,8 +29,11 @@ pub struct PartitionStorage<'a> {
     reader: &'a Reader,
     /// Samples loaded per lookup are bounded by this (the query's limit).
     max_samples: usize,
-    loaded: RefCell<HashMap<Labels, (i64, i64, Vec<Sample>)>>,
+    loaded: RefCell<HashMap<Labels, Loaded>>,
 }
+
+/// Samples of one series read by a lookup, and the range they cover.
+type Loaded = (i64, i64, Vec<Sample>);
 
 impl<'a> PartitionStorage<'a> {
     pub fn new(reader: &'a Reader, max_samples: usize) -> Self {
@@ -60,15 +63,10 @@ fn matches(labels: &Labels, matchers: &[Matcher]) -> bool {
 
 impl Storage for PartitionStorage<'_> {
     fn series(&self, matchers: &[Matcher], start_ms: i64, end_ms: i64) -> oxmon_query::Result<Vec<Labels>> {
-        let names = self
-            .reader
-            .distinct(SeriesField::MetricName, start_ms, end_ms, usize::MAX, 0)
-            .map_err(storage_error)?;
+        let names =
+            self.reader.distinct(SeriesField::MetricName, start_ms, end_ms, usize::MAX, 0).map_err(storage_error)?;
         let name_matchers: Vec<&Matcher> = matchers.iter().filter(|m| m.name == METRIC_NAME).collect();
-        let agent = matchers
-            .iter()
-            .find(|m| m.name == AGENT_LABEL && m.op == MatchOp::Equal)
-            .map(|m| m.value.clone());
+        let agent = matchers.iter().find(|m| m.name == AGENT_LABEL && m.op == MatchOp::Equal).map(|m| m.value.clone());
         let mut out = Vec::new();
         let mut loaded = self.loaded.borrow_mut();
         let mut budget = self.max_samples;

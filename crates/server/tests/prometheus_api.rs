@@ -4,6 +4,8 @@
 //! remote_write receiver refuses, stores and hands to the alert rules, and
 //! the `[prometheus]` config keys.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly
+
 mod support;
 
 use oxmon_common::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode};
@@ -14,7 +16,10 @@ use support::{TestServer, config, now_ms};
 const READ_TOKEN: &str = "api-read-token-0123456789";
 const WRITE_TOKEN: &str = "api-write-token-0123456789";
 
-fn request(series: &[(&[(&str, &str)], f64, i64)]) -> Vec<u8> {
+/// One sample of one series: labels, value, time (ms).
+type Point<'a> = (&'a [(&'a str, &'a str)], f64, i64);
+
+fn request(series: &[Point<'_>]) -> Vec<u8> {
     let timeseries = series
         .iter()
         .map(|(labels, value, t)| TimeSeries {

@@ -22,6 +22,8 @@
 //! NaN and infinities come from the queries (`0 / 0`, `x / 0`, `ln` of a
 //! negative): oxmon refuses non-finite samples at ingest.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly
+
 mod support;
 
 use std::collections::BTreeMap;
@@ -85,23 +87,23 @@ async fn start_prometheus() -> Prometheus {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
+    // Owned by the guard from here on: dropped (killed) on every path.
+    let prometheus = Prometheus { child, url: format!("http://127.0.0.1:{port}"), _dir: dir };
     let client = reqwest::Client::new();
     for _ in 0..300 {
-        if client.get(format!("{url}/-/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return Prometheus { child, url, _dir: dir };
+        if client.get(format!("{}/-/ready", prometheus.url)).send().await.is_ok_and(|r| r.status().is_success()) {
+            return prometheus;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("prometheus did not become ready on {url}");
+    panic!("prometheus did not become ready on {}", prometheus.url);
 }
 
 fn series(name: &str, labels: &[(&str, &str)], f: impl Fn(i64) -> Option<f64>) -> TimeSeries {
     let mut l = vec![Label { name: "__name__".into(), value: name.into() }];
     l.extend(labels.iter().map(|(k, v)| Label { name: (*k).into(), value: (*v).into() }));
     l.sort_by(|a, b| a.name.cmp(&b.name));
-    let samples =
-        (0..POINTS).filter_map(|i| f(i).map(|value| Sample { value, timestamp: BASE + i * STEP })).collect();
+    let samples = (0..POINTS).filter_map(|i| f(i).map(|value| Sample { value, timestamp: BASE + i * STEP })).collect();
     TimeSeries { labels: l, samples }
 }
 
@@ -118,7 +120,13 @@ fn data_set() -> WriteRequest {
         for (m, method) in ["get", "post"].into_iter().enumerate() {
             let l = [("agent_id", a.as_str()), ("instance", a.as_str()), ("job", "api"), ("method", method)];
             let inc = (3 + n + m as i64) as f64;
-            let reset_at = if n == 1 && method == "get" { Some(60) } else if n == 2 { Some(100) } else { None };
+            let reset_at = if n == 1 && method == "get" {
+                Some(60)
+            } else if n == 2 {
+                Some(100)
+            } else {
+                None
+            };
             ts.push(series("http_requests_total", &l, move |i| {
                 let since = match reset_at {
                     Some(r) if i >= r => i - r,
@@ -129,7 +137,7 @@ fn data_set() -> WriteRequest {
         }
     }
     let l = [("agent_id", "a1"), ("instance", "a1"), ("job", "node")];
-    ts.push(series("temp_celsius", &l, |i| (!(60..100).contains(&i)).then(|| 40.0 + (i % 13) as f64 * 0.5)));
+    ts.push(series("temp_celsius", &l, |i| (!(60..100).contains(&i)).then_some(40.0 + (i % 13) as f64 * 0.5)));
     for (a, role) in [("a1", "web"), ("a2", "db")] {
         let l = [("agent_id", a), ("instance", a), ("role", role)];
         ts.push(series("node_info", &l, |_| Some(1.0)));
@@ -200,8 +208,7 @@ fn close(a: f64, b: f64) -> bool {
 
 /// `[t, "v"]` pairs equal within the tolerance.
 fn same_points(a: &[Value], b: &[Value]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| x[0].as_f64() == y[0].as_f64() && close(num(&x[1]), num(&y[1])))
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x[0].as_f64() == y[0].as_f64() && close(num(&x[1]), num(&y[1])))
 }
 
 /// Compares two successful `data` objects; `Err` says how they differ.
@@ -213,7 +220,9 @@ fn compare(ours: &Value, theirs: &Value, ordered: bool) -> Result<(), String> {
     match kind {
         "scalar" | "string" => {
             let (a, b) = (ours["result"].as_array().unwrap(), theirs["result"].as_array().unwrap());
-            if kind == "scalar" && !same_points(std::slice::from_ref(&ours["result"]), std::slice::from_ref(&theirs["result"])) {
+            if kind == "scalar"
+                && !same_points(std::slice::from_ref(&ours["result"]), std::slice::from_ref(&theirs["result"]))
+            {
                 return Err(format!("{a:?} vs {b:?}"));
             }
             if kind == "string" && a != b {
@@ -270,11 +279,7 @@ async fn oxmon_answers_promql_and_promtool_as_prometheus_does() {
     let theirs = peers.prometheus.url.clone();
     let corpus = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../query/tests/corpus.txt")).unwrap();
     let times = [BASE + 10 * 60_000, BASE + 22 * 60_000, BASE + 44 * 60_000 + 30_000, BASE + 48 * 60_000];
-    let range = [
-        ("start", secs(BASE + 2 * 60_000)),
-        ("end", secs(BASE + 50 * 60_000)),
-        ("step", "60".to_owned()),
-    ];
+    let range = [("start", secs(BASE + 2 * 60_000)), ("end", secs(BASE + 50 * 60_000)), ("step", "60".to_owned())];
     let mut failures = Vec::new();
     let mut count = 0;
     for line in corpus.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
@@ -328,9 +333,28 @@ async fn promtool_answers_alike(peers: &Peers) {
     let start = secs(BASE + 5 * 60_000);
     let end = secs(BASE + 30 * 60_000);
     let cases: Vec<Vec<String>> = vec![
-        vec!["instant".into(), format!("--time={}", secs(BASE + 20 * 60_000)), "{URL}".into(), "sum by (agent_id) (rate(http_requests_total[5m]))".into()],
-        vec!["range".into(), format!("--start={start}"), format!("--end={end}"), "--step=2m".into(), "{URL}".into(), "avg(cpu_usage)".into()],
-        vec!["series".into(), "--match=cpu_usage".into(), "--match=node_info".into(), format!("--start={start}"), format!("--end={end}"), "{URL}".into()],
+        vec![
+            "instant".into(),
+            format!("--time={}", secs(BASE + 20 * 60_000)),
+            "{URL}".into(),
+            "sum by (agent_id) (rate(http_requests_total[5m]))".into(),
+        ],
+        vec![
+            "range".into(),
+            format!("--start={start}"),
+            format!("--end={end}"),
+            "--step=2m".into(),
+            "{URL}".into(),
+            "avg(cpu_usage)".into(),
+        ],
+        vec![
+            "series".into(),
+            "--match=cpu_usage".into(),
+            "--match=node_info".into(),
+            format!("--start={start}"),
+            format!("--end={end}"),
+            "{URL}".into(),
+        ],
         vec!["labels".into(), format!("--start={start}"), format!("--end={end}"), "{URL}".into(), "agent_id".into()],
     ];
     let run = |args: &[String], url: &str| -> String {

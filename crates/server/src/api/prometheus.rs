@@ -49,8 +49,9 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/api/v1/metadata", get(metadata))
         .route("/api/v1/status/buildinfo", get(buildinfo))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_reader));
-    let write =
-        Router::new().route("/api/v1/write", post(write)).route_layer(middleware::from_fn_with_state(state, require_writer));
+    let write = Router::new()
+        .route("/api/v1/write", post(write))
+        .route_layer(middleware::from_fn_with_state(state, require_writer));
     read.merge(write)
 }
 
@@ -142,8 +143,12 @@ enum Writer {
 /// as an agent's whitelist token by the handler.
 async fn require_writer(state: State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
     let Some(token) = bearer(request.headers()).map(str::to_owned) else {
-        return PromError { status: StatusCode::UNAUTHORIZED, kind: "unauthorized", message: "missing bearer token".into() }
-            .into_response();
+        return PromError {
+            status: StatusCode::UNAUTHORIZED,
+            kind: "unauthorized",
+            message: "missing bearer token".into(),
+        }
+        .into_response();
     };
     let config = &state.config;
     if crate::auth::matches_secret(config.prometheus.write_token.as_deref(), &token)
@@ -164,8 +169,9 @@ async fn require_writer(state: State<Arc<AppState>>, mut request: Request, next:
 
 /// Parameters from the query string and, for POST, a form body.
 fn params(method: &Method, raw: Option<String>, headers: &HeaderMap, body: &Bytes) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> =
-        form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let mut out: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -191,9 +197,9 @@ pub fn parse_time(name: &str, s: &str) -> Result<i64, PromErrorPublic> {
     {
         return Ok((secs * 1000.0).round() as i64);
     }
-    s.parse::<jiff::Timestamp>()
-        .map(|t| t.as_millisecond())
-        .map_err(|_| PromErrorPublic(format!("invalid parameter \"{name}\": cannot parse \"{s}\" to a valid timestamp")))
+    s.parse::<jiff::Timestamp>().map(|t| t.as_millisecond()).map_err(|_| {
+        PromErrorPublic(format!("invalid parameter \"{name}\": cannot parse \"{s}\" to a valid timestamp"))
+    })
 }
 
 /// Prometheus's `parseDuration`: seconds (fractions allowed) or a PromQL
@@ -312,9 +318,16 @@ async fn query_range(
 
 async fn run_query_range(state: Arc<AppState>, p: Vec<(String, String)>) -> Result<Response, PromError> {
     let q = param(&p, "query").ok_or_else(|| PromError::bad_data("invalid parameter \"query\": query is empty"))?;
-    let start = parse_time("start", param(&p, "start").ok_or_else(|| PromError::bad_data("invalid parameter \"start\": missing"))?)?;
-    let end = parse_time("end", param(&p, "end").ok_or_else(|| PromError::bad_data("invalid parameter \"end\": missing"))?)?;
-    let step = parse_duration("step", param(&p, "step").ok_or_else(|| PromError::bad_data("invalid parameter \"step\": missing"))?)?;
+    let start = parse_time(
+        "start",
+        param(&p, "start").ok_or_else(|| PromError::bad_data("invalid parameter \"start\": missing"))?,
+    )?;
+    let end =
+        parse_time("end", param(&p, "end").ok_or_else(|| PromError::bad_data("invalid parameter \"end\": missing"))?)?;
+    let step = parse_duration(
+        "step",
+        param(&p, "step").ok_or_else(|| PromError::bad_data("invalid parameter \"step\": missing"))?,
+    )?;
     let limits = limits(&state, &p)?;
     let q = q.to_owned();
     let range = Range { start_ms: start, end_ms: end, step_ms: step };
@@ -342,7 +355,11 @@ fn discovery_range(state: &AppState, p: &[(String, String)]) -> Result<(i64, i64
     Ok((start, end))
 }
 
-async fn matching_series(state: &Arc<AppState>, p: &[(String, String)], required: bool) -> Result<Vec<Labels>, PromError> {
+async fn matching_series(
+    state: &Arc<AppState>,
+    p: &[(String, String)],
+    required: bool,
+) -> Result<Vec<Labels>, PromError> {
     let (start, end) = discovery_range(state, p)?;
     let mut selectors = params_all(p, "match[]");
     if selectors.is_empty() {
@@ -496,7 +513,9 @@ async fn write(
                 Ok(_) => {
                     return write_error(
                         StatusCode::UNAUTHORIZED,
-                        format!("the bearer token is not a user's token, a write token or the token of agent {agent:?}"),
+                        format!(
+                            "the bearer token is not a user's token, a write token or the token of agent {agent:?}"
+                        ),
                     );
                 }
                 Err(e) => {
@@ -539,8 +558,12 @@ async fn write(
         offset += n;
     }
     if !refused.is_empty() {
-        state.telemetry.dropped("expired", refused.iter().filter(|r| r.reason == crate::grpc::Refusal::Expired).count() as u64);
-        state.telemetry.dropped("future", refused.iter().filter(|r| r.reason == crate::grpc::Refusal::Future).count() as u64);
+        state
+            .telemetry
+            .dropped("expired", refused.iter().filter(|r| r.reason == crate::grpc::Refusal::Expired).count() as u64);
+        state
+            .telemetry
+            .dropped("future", refused.iter().filter(|r| r.reason == crate::grpc::Refusal::Future).count() as u64);
     }
     match store(&state, samples, &stored_agents, now).await {
         Ok(()) if refused.is_empty() => StatusCode::NO_CONTENT.into_response(),
