@@ -6,6 +6,7 @@
 pub mod glob;
 pub mod metric;
 pub mod proto;
+pub mod remote_write;
 pub mod rule;
 pub mod settings;
 pub mod silence;

@@ -20,6 +20,7 @@ mod notification_logs;
 pub mod openapi;
 mod ownership;
 pub mod params;
+pub mod prometheus;
 pub mod response;
 mod rules;
 mod silence;
@@ -70,6 +71,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 async move { ([(header::CONTENT_TYPE, "text/yaml")], yaml.as_str().to_owned()).into_response() }
             }),
         )
+        .merge(prometheus::router(state.clone()))
         .route("/docs", get(|| async { axum::response::Redirect::permanent("/docs/") }))
         .route("/docs/", get(|| swagger_ui(String::new())))
         .route("/docs/{*file}", get(|axum::extract::Path(file): axum::extract::Path<String>| swagger_ui(file)))

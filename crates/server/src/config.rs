@@ -58,6 +58,8 @@ pub struct ServerConfig {
     pub tls: Option<TlsConfig>,
     pub log: LogConfig,
     pub http: HttpConfig,
+    /// The Prometheus-compatible API (`/api/v1/...`).
+    pub prometheus: PrometheusConfig,
     /// oxmon 0.1's `[notification]` section: accepted and ignored.
     pub notification: Option<LegacyNotification>,
     /// oxmon 0.1's `[alert]` section (`[[alert.rules]]`): accepted and ignored.
@@ -75,6 +77,29 @@ pub struct HttpConfig {
     /// an environment variable).
     #[serde(deserialize_with = "origin_list")]
     pub cors_allowed_origins: Vec<String>,
+}
+
+/// `[prometheus]`: the Prometheus query API and the remote_write receiver.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrometheusConfig {
+    /// A bearer token that may only read through `/api/v1/*` (for a
+    /// Grafana data source); users' tokens are accepted as well.
+    pub read_token: Option<String>,
+    /// A bearer token that may only write to `/api/v1/write` (for a
+    /// Prometheus or vmagent `remote_write`); users' and agents' tokens are
+    /// accepted as well.
+    pub write_token: Option<String>,
+    /// Samples one query may load (`--query.max-samples` of Prometheus).
+    pub max_samples: usize,
+    /// Longest a query may run, in seconds.
+    pub query_timeout_secs: u64,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        Self { read_token: None, write_token: None, max_samples: 50_000_000, query_timeout_secs: 120 }
+    }
 }
 
 /// `[notification]` of oxmon 0.1.0 to 0.1.3: TOML channels, silence windows
@@ -162,6 +187,7 @@ impl Default for ServerConfig {
             tls: None,
             log: LogConfig::default(),
             http: HttpConfig::default(),
+            prometheus: PrometheusConfig::default(),
             notification: None,
             alert: None,
         }
@@ -263,12 +289,18 @@ impl ServerConfig {
         if self.cert_check.tick_secs == 0 || self.cert_check.max_concurrent == 0 {
             return Err("cert_check.tick_secs and cert_check.max_concurrent must be at least 1".into());
         }
-        for (key, token) in
-            [("agent_shared_token", &self.agent_shared_token), ("auth.operator_token", &self.auth.operator_token)]
-        {
+        for (key, token) in [
+            ("agent_shared_token", &self.agent_shared_token),
+            ("auth.operator_token", &self.auth.operator_token),
+            ("prometheus.read_token", &self.prometheus.read_token),
+            ("prometheus.write_token", &self.prometheus.write_token),
+        ] {
             if token.as_ref().is_some_and(|t| t.len() < MIN_TOKEN_LEN) {
                 return Err(format!("{key} must be at least {MIN_TOKEN_LEN} characters (use a random value)"));
             }
+        }
+        if self.prometheus.max_samples == 0 || self.prometheus.query_timeout_secs == 0 {
+            return Err("prometheus.max_samples and prometheus.query_timeout_secs must be at least 1".into());
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err("data_dir must not be empty".into());
@@ -365,6 +397,8 @@ const STRING_KEYS: &[&str] = &[
     "auth.default_username",
     "auth.default_password",
     "auth.operator_token",
+    "prometheus.read_token",
+    "prometheus.write_token",
     "tls.cert_file",
     "tls.key_file",
 ];

@@ -120,7 +120,7 @@ impl MetricService for IngestService {
         let rules = Validation::at(now, state.config.retention_days, authenticated.is_some());
         let agent_id = batch.agent_id.clone();
         let total = batch.data_points.len();
-        let checked = match rules.check(batch) {
+        let mut checked = match rules.check(batch) {
             Ok(c) => c,
             Err(Rejection::PermissionDenied(message)) => {
                 state.telemetry.batch("permission_denied");
@@ -138,22 +138,10 @@ impl MetricService for IngestService {
                 state.telemetry.dropped(reason.as_str(), n as u64);
             }
         }
-        let stored = checked.samples.len() as u64;
-        // Evaluated before the write, which takes the samples: a batch that
-        // then fails to store is resent, and the engine ignores a resent
-        // sample it has seen.
-        state.alerting.observe(&checked.samples, now);
         let agents = checked.stored_agents();
-        let started = Instant::now();
-        let result =
-            if checked.samples.is_empty() { Ok(()) } else { state.writer.write(checked.samples).await.map(drop) };
+        let result = store(state, std::mem::take(&mut checked.samples), &agents, now).await;
         match result {
             Ok(()) => {
-                state.telemetry.commit_seconds.observe(started.elapsed().as_secs_f64());
-                state.telemetry.ingest_samples.inc_by(stored);
-                for agent in &agents {
-                    state.agents.touch(agent, now);
-                }
                 if checked.refused.is_empty() {
                     state.telemetry.batch("ok");
                     return Ok(reply(true, "ok".into(), false));
@@ -193,6 +181,32 @@ impl MetricService for IngestService {
             }
         }
     }
+}
+
+/// Stores validated samples the way every ingest path does (agents' gRPC
+/// batches, remote_write): evaluated by the alert engine, written, counted,
+/// and their agents marked as reporting. `Ok` means committed.
+pub async fn store(
+    state: &AppState,
+    samples: Vec<Sample>,
+    agents: &[String],
+    now: i64,
+) -> Result<(), oxmon_storage::Error> {
+    let stored = samples.len() as u64;
+    // Evaluated before the write, which takes the samples: a batch that
+    // then fails to store is resent, and the engine ignores a resent
+    // sample it has seen.
+    state.alerting.observe(&samples, now);
+    let started = Instant::now();
+    if !samples.is_empty() {
+        state.writer.write(samples).await?;
+    }
+    state.telemetry.commit_seconds.observe(started.elapsed().as_secs_f64());
+    state.telemetry.ingest_samples.inc_by(stored);
+    for agent in agents {
+        state.agents.touch(agent, now);
+    }
+    Ok(())
 }
 
 fn reply(success: bool, message: String, permanent: bool) -> Response<ReportResponse> {

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod dictionaries;
 pub mod grpc;
+pub mod promql;
 pub mod rules;
 pub mod state;
 pub mod telemetry;
