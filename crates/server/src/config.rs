@@ -75,6 +75,9 @@ pub struct HttpConfig {
     /// an environment variable).
     #[serde(deserialize_with = "origin_list")]
     pub cors_allowed_origins: Vec<String>,
+    /// Mark the console's session cookies `Secure` (set it when a TLS proxy
+    /// that does not send `X-Forwarded-Proto: https` fronts the HTTP port).
+    pub secure_cookies: bool,
 }
 
 /// `[notification]` of oxmon 0.1.0 to 0.1.3: TOML channels, silence windows
