@@ -337,6 +337,7 @@
     const c = h('canvas', { width: w, height: hgt, class: 'spark', role: 'img', 'aria-label': label });
     c.dataset.points = String(values.length);
     const ctx = c.getContext('2d');
+    if (values.length === 1) values = [values[0], values[0]];
     if (values.length > 1 && ctx) {
       const max = Math.max(100, ...values);
       ctx.strokeStyle = getComputedStyle(document.documentElement).getPropertyValue('--accent').trim() || '#2563eb';
@@ -685,7 +686,8 @@
           height: 180,
           cursor: { sync: { key: 'oxmon-host' }, drag: { x: true, y: false } },
           legend: { show: series.length <= 8 },
-          scales: { x: { time: true } },
+          // The x axis always spans the chosen range, however much data there is.
+          scales: { x: { time: true, range: () => [from / 1000, to / 1000] }, y: fmt === pct ? { range: (u, min, max) => [0, Math.max(100, max)] } : {} },
           axes: [
             { stroke: axisStroke, grid },
             { stroke: axisStroke, grid, size: 70, values: (u, vals) => vals.map((v) => fmt(v)) },

@@ -58,7 +58,11 @@ pub fn assets() -> impl Iterator<Item = &'static Asset> {
 
 async fn index(headers: HeaderMap) -> Response {
     let etag = format!("\"{}\"", INDEX.hash);
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         secure(response.headers_mut());
         return response;
@@ -78,7 +82,10 @@ async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
             let mut response = (
                 StatusCode::NOT_FOUND,
                 [(header::CONTENT_TYPE, "application/json")],
-                format!(r#"{{"err_code":1004,"err_msg":"no console asset at {}","trace_id":""}}"#, url.escape_default()),
+                format!(
+                    r#"{{"err_code":1004,"err_msg":"no console asset at {}","trace_id":""}}"#,
+                    url.escape_default()
+                ),
             )
                 .into_response();
             secure(response.headers_mut());

@@ -52,7 +52,9 @@ async fn every_asset_is_served_hashed_immutable_and_in_three_encodings() {
         assert!(html.contains(a.url), "index.html references {}", a.url);
         assert!(a.url.contains(a.hash), "{} carries its hash", a.url);
         let on_disk = source(a.path);
-        for (encoding, expected) in [(None, None), (Some("gzip"), Some("gzip")), (Some("gzip, deflate, br"), Some("br"))] {
+        for (encoding, expected) in
+            [(None, None), (Some("gzip"), Some("gzip")), (Some("gzip, deflate, br"), Some("br"))]
+        {
             let (status, h, body) = get(a.url, encoding).await;
             assert_eq!(status, StatusCode::OK, "{}", a.url);
             assert_eq!(h[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
@@ -118,8 +120,20 @@ fn the_catalogs_have_the_same_keys_and_every_key_the_script_names() {
     }
     // Literal keys in the script ('group.cpu', 'alerts.col_time', ...).
     let script = String::from_utf8(source("app.js")).unwrap();
-    let prefixes =
-        ["common.", "fmt.", "status.", "alert.", "nav.", "login.", "fleet.", "host.", "group.", "metric.", "alerts.", "severity."];
+    let prefixes = [
+        "common.",
+        "fmt.",
+        "status.",
+        "alert.",
+        "nav.",
+        "login.",
+        "fleet.",
+        "host.",
+        "group.",
+        "metric.",
+        "alerts.",
+        "severity.",
+    ];
     let mut named = BTreeSet::new();
     for piece in script.split('\'').skip(1).step_by(2) {
         if prefixes.iter().any(|p| piece.starts_with(p) && piece.len() > p.len())
@@ -133,8 +147,12 @@ fn the_catalogs_have_the_same_keys_and_every_key_the_script_names() {
     let missing: Vec<_> = named.iter().filter(|k| !en.contains_key(*k)).collect();
     assert!(missing.is_empty(), "keys named in app.js but not in the catalogs: {missing:?}");
     // Keys built from a prefix: every metric and group the host page draws.
-    for piece in script.split('\'').filter(|p| p.contains('.') && p.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')) {
-        if ["cpu.", "memory.", "disk.", "network.", "load.", "system.", "sensors."].iter().any(|p| piece.starts_with(p)) {
+    for piece in script
+        .split('\'')
+        .filter(|p| p.contains('.') && p.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_'))
+    {
+        if ["cpu.", "memory.", "disk.", "network.", "load.", "system.", "sensors."].iter().any(|p| piece.starts_with(p))
+        {
             assert!(en.contains_key(&format!("metric.{piece}")), "no title for metric {piece}");
         }
     }

@@ -83,7 +83,8 @@ async fn every_api_call_needs_a_session(s: &TestServer) {
                 continue;
             }
             let concrete = path.replace(|c: char| c == '{' || c == '}', "");
-            let resp = s.http.request(m.clone(), s.url(&concrete)).header("Cookie", "oxmon_csrf=x").send().await.unwrap();
+            let resp =
+                s.http.request(m.clone(), s.url(&concrete)).header("Cookie", "oxmon_csrf=x").send().await.unwrap();
             assert_eq!(resp.status().as_u16(), 401, "{method} {path} without a session");
             checked += 1;
         }
@@ -159,7 +160,10 @@ async fn the_console_in_a_real_browser() {
     assert_eq!(status, "active");
     // The session is a cookie the page's script cannot read.
     let cookies = b.js("return document.cookie;", json!([])).await;
-    assert!(!cookies.as_str().unwrap().contains("oxmon_session") && cookies.as_str().unwrap().contains("oxmon_csrf"), "{cookies}");
+    assert!(
+        !cookies.as_str().unwrap().contains("oxmon_session") && cookies.as_str().unwrap().contains("oxmon_csrf"),
+        "{cookies}"
+    );
     b.screenshot(&shots.join("fleet.png")).await;
 
     // ---- the host page: charts hold this machine's data.
@@ -173,8 +177,11 @@ async fn the_console_in_a_real_browser() {
         )
         .await;
     let charts = charts.as_array().unwrap();
-    let by_metric = |m: &str| charts.iter().find(|c| c["metric"] == m).unwrap_or_else(|| panic!("no {m} chart: {charts:?}"));
-    for metric in ["cpu.usage", "cpu.core_usage", "memory.used_percent", "load.load_1", "load.uptime", "disk.used_percent"] {
+    let by_metric =
+        |m: &str| charts.iter().find(|c| c["metric"] == m).unwrap_or_else(|| panic!("no {m} chart: {charts:?}"));
+    for metric in
+        ["cpu.usage", "cpu.core_usage", "memory.used_percent", "load.load_1", "load.uptime", "disk.used_percent"]
+    {
         let c = by_metric(metric);
         assert_eq!(c["source"], "raw", "{c}");
         assert!(c["points"].as_u64().unwrap() >= 1, "{c}");
@@ -201,9 +208,14 @@ async fn the_console_in_a_real_browser() {
     .await;
     let requests = b.js("return window.oxmon.requests;", json!([])).await;
     let requests: Vec<&str> = requests.as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
-    assert!(requests.iter().any(|r| r.starts_with("GET /v1/metrics/downsample?") && r.contains("cpu.usage")), "{requests:?}");
+    assert!(
+        requests.iter().any(|r| r.starts_with("GET /v1/metrics/downsample?") && r.contains("cpu.usage")),
+        "{requests:?}"
+    );
     assert!(!requests.iter().any(|r| r.starts_with("GET /v1/metrics/series")), "{requests:?}");
-    let pressed = b.js("return document.querySelector('button[data-range=\"7d\"]').getAttribute('aria-pressed');", json!([])).await;
+    let pressed = b
+        .js("return document.querySelector('button[data-range=\"7d\"]').getAttribute('aria-pressed');", json!([]))
+        .await;
     assert_eq!(pressed, "true");
     b.screenshot(&shots.join("host-7d.png")).await;
 
@@ -253,7 +265,9 @@ async fn the_console_in_a_real_browser() {
 
     // ---- Chinese: every page renders from the catalog with no missing key.
     b.js("localStorage.setItem('oxmon.lang', 'zh');", json!([])).await;
-    for (page, path) in [("fleet", "/".to_owned()), ("host", format!("/hosts/{host}")), ("alerts", "/alerts".to_owned())] {
+    for (page, path) in
+        [("fleet", "/".to_owned()), ("host", format!("/hosts/{host}")), ("alerts", "/alerts".to_owned())]
+    {
         b.goto(&format!("{base}{path}")).await;
         ready(&b, page).await;
         let state = b
@@ -269,7 +283,9 @@ async fn the_console_in_a_real_browser() {
 
     // ---- a phone: 375 px wide, no horizontal scrolling on any page.
     b.set_window(375, 812).await;
-    for (page, path) in [("fleet", "/".to_owned()), ("host", format!("/hosts/{host}")), ("alerts", "/alerts".to_owned())] {
+    for (page, path) in
+        [("fleet", "/".to_owned()), ("host", format!("/hosts/{host}")), ("alerts", "/alerts".to_owned())]
+    {
         b.goto(&format!("{base}{path}")).await;
         ready(&b, page).await;
         let sizes = b
@@ -277,7 +293,10 @@ async fn the_console_in_a_real_browser() {
             .await;
         let inner = sizes["inner"].as_u64().unwrap();
         assert!(inner <= 400, "the viewport is a phone's: {sizes}");
-        assert!(sizes["scroll"].as_u64().unwrap() <= inner && sizes["body"].as_u64().unwrap() <= inner, "{page}: {sizes}");
+        assert!(
+            sizes["scroll"].as_u64().unwrap() <= inner && sizes["body"].as_u64().unwrap() <= inner,
+            "{page}: {sizes}"
+        );
         b.screenshot(&shots.join(format!("{page}-375.png"))).await;
     }
     b.set_window(1280, 900).await;

@@ -18,7 +18,8 @@ struct Session {
 }
 
 async fn session_login(s: &TestServer, extra: &[(&str, &str)]) -> (u16, Value, Session) {
-    let mut req = s.http.post(s.url("/v1/auth/session")).json(&json!({"username": "admin", "password": ADMIN_PASSWORD}));
+    let mut req =
+        s.http.post(s.url("/v1/auth/session")).json(&json!({"username": "admin", "password": ADMIN_PASSWORD}));
     for (k, v) in extra {
         req = req.header(*k, *v);
     }
@@ -93,7 +94,8 @@ async fn the_session_cookie_authenticates_like_the_bearer_token_and_needs_csrf_t
     let rules = s.data("/v1/alerts/rules?limit=1000").await;
     assert!(rules.as_array().unwrap().iter().all(|r| r["name"] != "cookie rule"), "nothing was created");
     let (status, body) =
-        with_cookie(&s, &session.cookie, Some(&session.csrf), Method::POST, "/v1/alerts/rules", Some(rule.clone())).await;
+        with_cookie(&s, &session.cookie, Some(&session.csrf), Method::POST, "/v1/alerts/rules", Some(rule.clone()))
+            .await;
     assert_eq!(status, 201, "{body}");
 
     // A cross-site form post carries no cookies (SameSite=Strict), and
@@ -212,7 +214,7 @@ async fn downsampling_gives_min_avg_max_and_count_per_step_for_every_series() {
 
     let from = start;
     let to = now;
-    let max_points = 40;
+    let max_points = 60;
     let path = format!(
         "/v1/metrics/downsample?agent_id=ds-agent&metric_name=cpu.core_usage&timestamp__gte={}&timestamp__lte={}&max_points={max_points}",
         q(&rfc3339(from)),
@@ -222,7 +224,7 @@ async fn downsampling_gives_min_avg_max_and_count_per_step_for_every_series() {
     let series = data.as_array().unwrap();
     assert_eq!(series.len(), 2, "{data}");
     let step_ms = series[0]["step_ms"].as_i64().unwrap();
-    assert_eq!(step_ms, 3_600_000, "2 days in 40 points: hourly");
+    assert_eq!(step_ms, 3_600_000, "2 days in 60 points: hourly");
     for (idx, core) in ["0", "1"].iter().enumerate() {
         let s_json = &series[idx];
         assert_eq!(s_json["labels"]["core"], *core);

@@ -295,11 +295,7 @@ pub async fn create_session(
     security(("bearer_auth" = []), ("cookie_auth" = [])), responses(
     (status = 200, description = "Who is logged in", body = Envelope<SessionData>),
     (status = 401, description = "No valid session", body = EmptyEnvelope)))]
-pub async fn get_session(
-    state: AppStateRef,
-    headers: HeaderMap,
-    user: Option<axum::Extension<AuthUser>>,
-) -> ApiResult {
+pub async fn get_session(state: AppStateRef, headers: HeaderMap, user: Option<axum::Extension<AuthUser>>) -> ApiResult {
     Ok(ApiOk::data(SessionData {
         username: user.map(|u| u.0.username),
         expires_in: state.auth.expire_secs(),

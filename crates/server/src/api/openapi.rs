@@ -10,7 +10,9 @@ use serde::Serialize;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ArrayItems, KnownFormat, SchemaFormat, SchemaType, Type};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Schema};
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -203,7 +205,12 @@ fn error_response(description: &str) -> Response {
 /// Every operation that takes the bearer token takes the session cookie too.
 fn add_cookie_auth(op: &mut Operation) {
     let Some(security) = op.security.as_mut() else { return };
-    let names = |r: &SecurityRequirement| serde_json::to_value(r).ok().and_then(|v| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>())).unwrap_or_default();
+    let names = |r: &SecurityRequirement| {
+        serde_json::to_value(r)
+            .ok()
+            .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()))
+            .unwrap_or_default()
+    };
     let has = |name: &str, s: &Vec<SecurityRequirement>| s.iter().any(|r| names(r).iter().any(|n| n == name));
     if has(BEARER, security) && !has(COOKIE, security) {
         security.push(SecurityRequirement::new(COOKIE, Vec::<String>::new()));

@@ -37,8 +37,9 @@ impl Browser {
         let driver = find(&["chromedriver"]).unwrap_or_else(|| {
             panic!("chromedriver is not installed: run scripts/install-test-deps (Debian package chromium-driver)")
         });
-        let chromium = find(&["chromium", "chromium-browser"])
-            .unwrap_or_else(|| panic!("chromium is not installed: run scripts/install-test-deps (Debian package chromium)"));
+        let chromium = find(&["chromium", "chromium-browser"]).unwrap_or_else(|| {
+            panic!("chromium is not installed: run scripts/install-test-deps (Debian package chromium)")
+        });
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let driver = Command::new(driver)
             .arg(format!("--port={port}"))
@@ -48,7 +49,8 @@ impl Browser {
             .spawn()
             .unwrap();
         let profile = tempfile::tempdir().unwrap();
-        let mut b = Self { driver, http: reqwest::Client::new(), base: format!("http://127.0.0.1:{port}"), _profile: profile };
+        let mut b =
+            Self { driver, http: reqwest::Client::new(), base: format!("http://127.0.0.1:{port}"), _profile: profile };
         let started = Instant::now();
         loop {
             if let Ok(r) = b.http.get(format!("{}/status", b.base)).send().await
@@ -70,7 +72,8 @@ impl Browser {
                 "prefs": {"intl.accept_languages": "en-US,en"}
             }
         }}});
-        let resp: Value = b.http.post(format!("{}/session", b.base)).json(&caps).send().await.unwrap().json().await.unwrap();
+        let resp: Value =
+            b.http.post(format!("{}/session", b.base)).json(&caps).send().await.unwrap().json().await.unwrap();
         let id = resp["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no WebDriver session: {resp}"));
         b.base = format!("{}/session/{id}", b.base);
         b
@@ -103,9 +106,7 @@ impl Browser {
         let started = Instant::now();
         loop {
             let v = self.js(script, json!([])).await;
-            let truthy = !matches!(&v, Value::Null | Value::Bool(false))
-                && v != json!(0)
-                && v != json!("");
+            let truthy = !matches!(&v, Value::Null | Value::Bool(false)) && v != json!(0) && v != json!("");
             if truthy {
                 return v;
             }
