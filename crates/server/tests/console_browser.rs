@@ -82,7 +82,7 @@ async fn every_api_call_needs_a_session(s: &TestServer) {
             if public {
                 continue;
             }
-            let concrete = path.replace(|c: char| c == '{' || c == '}', "");
+            let concrete = path.replace(['{', '}'], "");
             let resp =
                 s.http.request(m.clone(), s.url(&concrete)).header("Cookie", "oxmon_csrf=x").send().await.unwrap();
             assert_eq!(resp.status().as_u16(), 401, "{method} {path} without a session");
