@@ -693,7 +693,7 @@
             { stroke: axisStroke, grid, size: 70, values: (u, vals) => vals.map((v) => fmt(v)) },
           ],
           series: [
-            {},
+            { label: t('host.time') },
             ...series.map((s, j) => ({
               label: seriesLabel(s.labels),
               stroke: PALETTE[j % PALETTE.length],
