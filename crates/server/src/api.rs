@@ -75,6 +75,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/docs", get(|| async { axum::response::Redirect::permanent("/docs/") }))
         .route("/docs/", get(|| swagger_ui(String::new())))
         .route("/docs/{*file}", get(|axum::extract::Path(file): axum::extract::Path<String>| swagger_ui(file)))
+        // The web console (crates/console): its pages and hashed assets.
+        .merge(oxmon_console::router())
         .fallback(response::not_found)
         .method_not_allowed_fallback(response::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -112,8 +114,12 @@ pub fn openapi_document(state: Arc<AppState>) -> utoipa::openapi::OpenApi {
 }
 
 fn documented_routes(state: Arc<AppState>) -> OpenApiRouter<Arc<AppState>> {
-    let public = OpenApiRouter::new().routes(routes!(health::health)).routes(routes!(auth::login));
+    let public = OpenApiRouter::new()
+        .routes(routes!(health::health))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::create_session, auth::delete_session));
     let protected = OpenApiRouter::new()
+        .routes(routes!(auth::get_session))
         .routes(routes!(auth::change_password))
         .routes(routes!(agents::list))
         .routes(routes!(agents::latest))
@@ -125,6 +131,7 @@ fn documented_routes(state: Arc<AppState>) -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(metrics::agents))
         .routes(routes!(metrics::summary))
         .routes(routes!(metrics::series))
+        .routes(routes!(metrics::downsample))
         .routes(routes!(rules::list, rules::create))
         .routes(routes!(rules::get, rules::update, rules::delete))
         .routes(routes!(rules::enable))

@@ -77,6 +77,9 @@ pub struct HttpConfig {
     /// an environment variable).
     #[serde(deserialize_with = "origin_list")]
     pub cors_allowed_origins: Vec<String>,
+    /// Mark the console's session cookies `Secure` (set it when a TLS proxy
+    /// that does not send `X-Forwarded-Proto: https` fronts the HTTP port).
+    pub secure_cookies: bool,
 }
 
 /// `[prometheus]`: the Prometheus query API and the remote_write receiver.

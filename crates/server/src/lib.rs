@@ -17,6 +17,7 @@ pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod dictionaries;
+pub mod downsample;
 pub mod grpc;
 pub mod promql;
 pub mod rules;

@@ -1,10 +1,18 @@
-//! `/v1/auth`: login, password change, and the middleware that guards every
-//! non-public route.
+//! `/v1/auth`: login, browser sessions, password change, and the middleware
+//! that guards every non-public route.
+//!
+//! One auth model for the API and the web console: a JWT, sent either as
+//! `Authorization: Bearer` (API clients) or in the `oxmon_session` cookie
+//! (`HttpOnly; SameSite=Strict; Path=/`) that `POST /v1/auth/session` sets
+//! (the console). Expiry and the password-change revocation apply to both.
+//! A request authenticated by the cookie that may change state (any method
+//! but GET, HEAD, OPTIONS) must echo the `oxmon_csrf` cookie in an
+//! `X-CSRF-Token` header (double submit); bearer requests are unaffected.
 
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -36,21 +44,69 @@ fn unauthorized(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, code::UNAUTHORIZED, message)
 }
 
-/// Rejects requests without a valid, unrevoked bearer token (401 with
-/// oxmon 0.1's messages).
+/// The cookie holding the session's JWT (`HttpOnly`).
+pub const SESSION_COOKIE: &str = "oxmon_session";
+/// The cookie holding the CSRF token (readable by the page's script).
+pub const CSRF_COOKIE: &str = "oxmon_csrf";
+/// The header that must echo [`CSRF_COOKIE`] on state-changing requests
+/// authenticated by [`SESSION_COOKIE`].
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+}
+
+/// Whether the request carries an `X-CSRF-Token` header equal to its
+/// `oxmon_csrf` cookie (compared in constant time).
+fn csrf_ok(headers: &HeaderMap) -> bool {
+    let given = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let expected = cookie(headers, CSRF_COOKIE).unwrap_or("");
+    !given.is_empty() && auth::matches_secret(Some(expected), given)
+}
+
+fn csrf_refused() -> Response {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        code::OTHER,
+        "missing or wrong X-CSRF-Token header: requests authenticated by the session cookie that change state must \
+         echo the oxmon_csrf cookie in it",
+    )
+    .into_response()
+}
+
+/// Rejects requests without a valid, unrevoked token, given as a bearer
+/// header or the session cookie (401 with oxmon 0.1's messages), and
+/// cookie-authenticated state-changing requests without the CSRF token (403).
 pub async fn require_user(State(state): AppStateRef, mut request: Request, next: Next) -> Response {
-    let Some(header) = request.headers().get(header::AUTHORIZATION) else {
+    let token = if let Some(header) = request.headers().get(header::AUTHORIZATION) {
+        let token = match header.to_str().ok().and_then(|h| h.strip_prefix("Bearer ")) {
+            Some(t) if !t.is_empty() => t.to_owned(),
+            _ => return unauthorized("invalid authorization header").into_response(),
+        };
+        if auth::matches_secret(state.config.auth.operator_token.as_deref(), &token) {
+            request.extensions_mut().insert(Caller::Operator);
+            return next.run(request).await;
+        }
+        token
+    } else if let Some(token) = cookie(request.headers(), SESSION_COOKIE).filter(|t| !t.is_empty()) {
+        let token = token.to_owned();
+        let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe && !csrf_ok(request.headers()) {
+            return csrf_refused();
+        }
+        token
+    } else {
         return unauthorized("missing authorization header").into_response();
     };
-    let token = match header.to_str().ok().and_then(|h| h.strip_prefix("Bearer ")) {
-        Some(t) if !t.is_empty() => t,
-        _ => return unauthorized("invalid authorization header").into_response(),
-    };
-    if auth::matches_secret(state.config.auth.operator_token.as_deref(), token) {
-        request.extensions_mut().insert(Caller::Operator);
-        return next.run(request).await;
-    }
-    let claims = match state.auth.verify(token) {
+    let claims = match state.auth.verify(&token) {
         Ok(c) => c,
         Err(TokenError::Expired) => {
             return ApiError::new(StatusCode::UNAUTHORIZED, code::TOKEN_EXPIRED, "token expired").into_response();
@@ -101,6 +157,20 @@ pub async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
+    let (token, _) = match authenticate(&state, peer, body).await? {
+        Ok(t) => t,
+        Err(refused) => return Ok(refused),
+    };
+    Ok(ApiOk::data(LoginData { token, expires_in: state.auth.expire_secs() }).into_response())
+}
+
+/// Checks the credentials: `Ok(Ok((token, username)))`, or `Ok(Err(response))`
+/// when the login is throttled (429).
+async fn authenticate(
+    state: &AppStateRef,
+    peer: SocketAddr,
+    body: LoginBody,
+) -> Result<Result<(String, String), Response>, ApiError> {
     if body.username.is_empty() || body.password.is_empty() {
         return Err(ApiError::bad_request("username and password are required"));
     }
@@ -116,7 +186,7 @@ pub async fn login(
         if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
             response.headers_mut().insert(header::RETRY_AFTER, v);
         }
-        return Ok(response);
+        return Ok(Err(response));
     }
     let (username, password) = (body.username.clone(), body.password);
     let now = state.clock.now_ms() / 1000;
@@ -143,7 +213,111 @@ pub async fn login(
     };
     state.auth.record_success(&user.username);
     let token = state.auth.issue(&user.id, &user.username, user.token_version, now);
-    Ok(ApiOk::data(LoginData { token, expires_in: state.auth.expire_secs() }).into_response())
+    Ok(Ok((token, user.username)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionData {
+    /// The logged-in user (`null` for the operator token).
+    username: Option<String>,
+    /// Seconds the session lasts from its login (the token lifetime).
+    expires_in: u64,
+    /// The CSRF token: send it as `X-CSRF-Token` on state-changing requests
+    /// (it is also in the `oxmon_csrf` cookie).
+    csrf_token: Option<String>,
+}
+
+/// Whether the session cookies get `Secure`: `[http] secure_cookies`, or the
+/// request came over TLS through a proxy (`X-Forwarded-Proto: https`).
+fn secure_cookies(state: &AppStateRef, headers: &HeaderMap) -> bool {
+    state.config.http.secure_cookies
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+}
+
+fn set_cookie(response: &mut Response, name: &str, value: &str, max_age: u64, http_only: bool, secure: bool) {
+    let mut c = format!("{name}={value}; Path=/; Max-Age={max_age}; SameSite=Strict");
+    if http_only {
+        c.push_str("; HttpOnly");
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// A random CSRF token (32 bytes, hex).
+fn new_csrf_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Log in for a browser session (public; the web console uses it). Same
+/// credentials, throttling and token as `/auth/login`, but the token is
+/// set in the `oxmon_session` cookie (`HttpOnly; SameSite=Strict; Path=/`,
+/// `Secure` over TLS or with `[http] secure_cookies`) instead of the body,
+/// with a CSRF token in the `oxmon_csrf` cookie and the body.
+#[utoipa::path(post, path = "/auth/session", tag = "auth", request_body = LoginBody, responses(
+    (status = 200, description = "Logged in; `Set-Cookie: oxmon_session=...; HttpOnly` and `oxmon_csrf=...`",
+        body = Envelope<SessionData>),
+    (status = 400, description = "Missing or malformed fields", body = EmptyEnvelope),
+    (status = 401, description = "`invalid credentials`", body = EmptyEnvelope),
+    (status = 429, description = "Too many failed logins (see `Retry-After`)", body = EmptyEnvelope)))]
+pub async fn create_session(
+    state: AppStateRef,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Response, ApiError> {
+    let (token, username) = match authenticate(&state, peer, body).await? {
+        Ok(t) => t,
+        Err(refused) => return Ok(refused),
+    };
+    let secure = secure_cookies(&state, &headers);
+    let expires_in = state.auth.expire_secs();
+    let csrf = new_csrf_token();
+    let mut response =
+        ApiOk::data(SessionData { username: Some(username), expires_in, csrf_token: Some(csrf.clone()) })
+            .into_response();
+    set_cookie(&mut response, SESSION_COOKIE, &token, expires_in, true, secure);
+    set_cookie(&mut response, CSRF_COOKIE, &csrf, expires_in, false, secure);
+    Ok(response)
+}
+
+/// The session's user (requires a valid session cookie or bearer token).
+#[utoipa::path(get, path = "/auth/session", tag = "auth",
+    security(("bearer_auth" = []), ("cookie_auth" = [])), responses(
+    (status = 200, description = "Who is logged in", body = Envelope<SessionData>),
+    (status = 401, description = "No valid session", body = EmptyEnvelope)))]
+pub async fn get_session(state: AppStateRef, headers: HeaderMap, user: Option<axum::Extension<AuthUser>>) -> ApiResult {
+    Ok(ApiOk::data(SessionData {
+        username: user.map(|u| u.0.username),
+        expires_in: state.auth.expire_secs(),
+        csrf_token: cookie(&headers, CSRF_COOKIE).map(str::to_owned),
+    }))
+}
+
+/// Log out (public): clears the session cookies. With a session cookie,
+/// the `X-CSRF-Token` header must match as on every state-changing request.
+/// The token itself stays valid until it expires or the password changes.
+#[utoipa::path(delete, path = "/auth/session", tag = "auth", responses(
+    (status = 200, description = "`logged out`; both cookies cleared", body = EmptyEnvelope),
+    (status = 403, description = "Session cookie without the CSRF token", body = EmptyEnvelope)))]
+pub async fn delete_session(state: AppStateRef, headers: HeaderMap) -> Response {
+    if cookie(&headers, SESSION_COOKIE).is_some_and(|t| !t.is_empty()) && !csrf_ok(&headers) {
+        return csrf_refused();
+    }
+    let secure = secure_cookies(&state, &headers);
+    let mut response = ApiOk::message("logged out").into_response();
+    set_cookie(&mut response, SESSION_COOKIE, "", 0, true, secure);
+    set_cookie(&mut response, CSRF_COOKIE, "", 0, false, secure);
+    response
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -225,3 +225,97 @@ async fn stored(state: &AppStateRef, (from, to): (i64, i64)) -> Result<(i64, i64
         _ => Ok((from, from.saturating_sub(1))),
     }
 }
+
+/// Parameters of `GET /v1/metrics/downsample`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DownsampleParams {
+    /// Most buckets per series (1..=10000, default 300): the step is the
+    /// smallest round step (1 s, 2 s, 5 s, ... 12 h, 1 d, then whole days)
+    /// that fits the range in this many buckets; a chart passes its width.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 10000, example = 600)]
+    max_points: Option<String>,
+}
+
+/// Most buckets per series a request may ask for.
+const MAX_DOWNSAMPLE_POINTS: usize = 10_000;
+/// Longest range of `/v1/metrics/downsample`.
+const MAX_DOWNSAMPLE_DAYS: i64 = 400;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DownsampledSeries {
+    agent_id: String,
+    metric_name: String,
+    #[schema(value_type = std::collections::HashMap<String, String>)]
+    labels: LabelsJson,
+    /// Width of every bucket, ms.
+    step_ms: i64,
+    /// `[bucket_start_ms, min, avg, max, count]` per bucket with samples,
+    /// oldest first; buckets without samples are left out.
+    #[schema(value_type = Vec<Vec<f64>>, example = json!([[1765152000000_i64, 3.5, 12.25, 40.0, 180]]))]
+    points: Vec<(i64, f64, f64, f64, u64)>,
+}
+
+/// Each series of one agent's metric in the range (default: the last hour,
+/// at most 400 days), downsampled: min, average, max and count of the
+/// samples per step, the step chosen from `max_points`. A 7-day chart of
+/// 10 s samples gets `max_points` buckets per series instead of 60,480
+/// points. Added in 0.2 (the web console's charts use it).
+#[utoipa::path(get, path = "/metrics/downsample", tag = "metrics", params(SeriesParams, TimeRange, DownsampleParams),
+    security(("bearer_auth" = [])), responses(
+        (status = 200, description = "Downsampled series, sorted by labels", body = Envelope<Vec<DownsampledSeries>>,
+            example = json!({"err_code": 0, "err_msg": "success", "trace_id": "4f1c2a9e0b7d4c55",
+                "data": [{"agent_id": "web-1", "metric_name": "cpu.usage", "labels": {}, "step_ms": 1800000,
+                    "points": [[1765152000000_i64, 3.5, 12.25, 40.0, 180], [1765153800000_i64, 2.0, 9.5, 31.0, 180]]}]})),
+        (status = 400, description = "Missing parameter, bad time or max_points, or a range over 400 days", body = EmptyEnvelope)))]
+pub async fn downsample(
+    state: AppStateRef,
+    ApiQuery(q): ApiQuery<SeriesParams>,
+    ApiQuery(range): ApiQuery<TimeRange>,
+    ApiQuery(d): ApiQuery<DownsampleParams>,
+) -> ApiResult {
+    let (agent, metric, from, to) = q.resolve(&range, state.clock.now_ms())?;
+    let max_points = match d.max_points.as_deref().filter(|s| !s.is_empty()) {
+        None => 300,
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if (1..=MAX_DOWNSAMPLE_POINTS).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "max_points must be an integer from 1 to {MAX_DOWNSAMPLE_POINTS}, got {raw:?}"
+                )));
+            }
+        },
+    };
+    if to - from > MAX_DOWNSAMPLE_DAYS * DAY_MS {
+        return Err(ApiError::bad_request(format!(
+            "the range of /v1/metrics/downsample is limited to {MAX_DOWNSAMPLE_DAYS} days"
+        )));
+    }
+    let step = crate::downsample::step_for(from, to, max_points);
+    let (read_from, read_to) = stored(&state, (from, to)).await?;
+    let (a, m) = (agent.clone(), metric.clone());
+    let series = state
+        .read(move |r| {
+            let mut d = crate::downsample::Downsampler::new(step);
+            // One day of raw points at a time: the reader's range read,
+            // folded into buckets before the next day is read.
+            for (chunk_from, chunk_to) in crate::downsample::day_chunks(read_from, read_to) {
+                for s in r.series_range(&a, &m, None, chunk_from, chunk_to)? {
+                    d.add(&s.labels, &s.points);
+                }
+            }
+            Ok(d.finish())
+        })
+        .await?;
+    let items: Vec<DownsampledSeries> = series
+        .into_iter()
+        .map(|(labels, buckets)| DownsampledSeries {
+            agent_id: agent.clone(),
+            metric_name: metric.clone(),
+            labels: labels_json(&labels),
+            step_ms: step,
+            points: buckets.into_iter().map(|b| (b.start_ms, b.min, b.avg, b.max, b.count)).collect(),
+        })
+        .collect();
+    Ok(ApiOk::data(items))
+}

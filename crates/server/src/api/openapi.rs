@@ -11,12 +11,16 @@ use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ArrayItems, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Schema};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 /// Name of the security scheme (as in oxmon 0.1).
 pub const BEARER: &str = "bearer_auth";
+/// Name of the session-cookie security scheme (the web console's).
+pub const COOKIE: &str = "cookie_auth";
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -56,6 +60,15 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             BEARER,
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        components.add_security_scheme(
+            COOKIE,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                super::auth::SESSION_COOKIE,
+                "The JWT in the `oxmon_session` cookie set by `POST /v1/auth/session` (the web console). \
+                 State-changing requests (not GET/HEAD/OPTIONS) authenticated by it must send the `oxmon_csrf` \
+                 cookie's value in an `X-CSRF-Token` header, or get 403.",
+            ))),
         );
     }
 }
@@ -136,6 +149,7 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
         for op in
             [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
         {
+            add_cookie_auth(op);
             add_shared_responses(op);
             add_total_count(op);
             if let Some(body) = &op.request_body {
@@ -190,6 +204,21 @@ fn error_response(description: &str) -> Response {
             ContentBuilder::new().schema(Some(RefOr::Ref(Ref::from_schema_name("EmptyEnvelope")))).build(),
         )
         .build()
+}
+
+/// Every operation that takes the bearer token takes the session cookie too.
+fn add_cookie_auth(op: &mut Operation) {
+    let Some(security) = op.security.as_mut() else { return };
+    let names = |r: &SecurityRequirement| {
+        serde_json::to_value(r)
+            .ok()
+            .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()))
+            .unwrap_or_default()
+    };
+    let has = |name: &str, s: &Vec<SecurityRequirement>| s.iter().any(|r| names(r).iter().any(|n| n == name));
+    if has(BEARER, security) && !has(COOKIE, security) {
+        security.push(SecurityRequirement::new(COOKIE, Vec::<String>::new()));
+    }
 }
 
 fn add_shared_responses(op: &mut Operation) {
