@@ -116,7 +116,7 @@ mod linux;
 
 use oxmon_common::metric::Metric;
 
-pub use config::{CollectorConfig, Collectors, DEFAULT_EXCLUDED_INTERFACES};
+pub use config::{CollectorConfig, Collectors, ContainerConfig, DEFAULT_EXCLUDED_INTERFACES, DEFAULT_MAX_CONTAINERS};
 #[cfg(target_os = "linux")]
 pub use disk::Statvfs;
 pub use disk::{FsStats, FsUsage, SKIPPED_FS_TYPES, SKIPPED_MOUNT_POINTS};

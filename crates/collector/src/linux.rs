@@ -1,6 +1,7 @@
 //! The Linux collector: procfs files and `statvfs`, under configurable roots
 //! so a containerised agent can report its host.
 
+mod containers;
 mod cpu;
 mod disk;
 mod diskio;
@@ -40,6 +41,7 @@ pub struct Collector {
     load: load::Load,
     processes: processes::Processes,
     sensors: sensors::Sensors,
+    containers: containers::Containers,
 }
 
 impl Collector {
@@ -64,6 +66,7 @@ impl Collector {
             load: load::Load::new(procfs),
             processes: processes::Processes::default(),
             sensors: sensors::Sensors::new(&config.sysfs),
+            containers: containers::Containers::new(&config.sysfs, &config.rootfs, config.containers.clone()),
             config,
         }
     }
@@ -105,6 +108,9 @@ impl Collector {
         }
         if on.sensors {
             self.sensors.collect(&mut out);
+        }
+        if on.containers {
+            self.containers.collect(now, &mut out);
         }
         out
     }
@@ -158,6 +164,7 @@ impl Collector {
             + 4
             + 4
             + self.sensors.sensors()
+            + 5 * self.containers.containers()
     }
 }
 
