@@ -155,6 +155,41 @@ impl Collectors {
     };
 }
 
+impl Collectors {
+    /// The collectors' names, as the agent's `disabled_collectors` spells them.
+    pub const NAMES: &[&str] = &[
+        "cpu",
+        "memory",
+        "disk",
+        "inodes",
+        "disk_io",
+        "network",
+        "tcp",
+        "load",
+        "processes",
+        "sensors",
+        "containers",
+    ];
+
+    /// The switch of the collector called `name` (one of [`Self::NAMES`]).
+    pub fn switch(&mut self, name: &str) -> Option<&mut bool> {
+        Some(match name {
+            "cpu" => &mut self.cpu,
+            "memory" => &mut self.memory,
+            "disk" => &mut self.disk,
+            "inodes" => &mut self.inodes,
+            "disk_io" => &mut self.disk_io,
+            "network" => &mut self.network,
+            "tcp" => &mut self.tcp,
+            "load" => &mut self.load,
+            "processes" => &mut self.processes,
+            "sensors" => &mut self.sensors,
+            "containers" => &mut self.containers,
+            _ => return None,
+        })
+    }
+}
+
 impl Default for Collectors {
     fn default() -> Self {
         Self::ALL
@@ -219,6 +254,22 @@ mod tests {
         check("genev_sys_6081", true);
         check("tunl0", true);
         check("nodelocaldns", true);
+    }
+
+    #[test]
+    fn every_name_switches_its_own_collector() {
+        let mut all = Collectors::ALL;
+        assert!(Collectors::NAMES.iter().all(|n| *all.switch(n).unwrap()));
+        let mut seen = Vec::new();
+        for name in Collectors::NAMES {
+            let mut only = Collectors::NONE;
+            *only.switch(name).unwrap() = true;
+            let on: Vec<&str> = Collectors::NAMES.iter().copied().filter(|n| *only.switch(n).unwrap()).collect();
+            assert_eq!(on, [*name]);
+            assert!(!seen.contains(&only), "{name} switches another collector");
+            seen.push(only);
+        }
+        assert!(all.switch("gpu").is_none());
     }
 
     #[test]
