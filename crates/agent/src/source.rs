@@ -1,5 +1,5 @@
-//! Where metrics come from: the [`Source`] trait and [`HostSource`], the only code that
-//! touches `oxmon-collector`.
+//! Where metrics come from: the [`Source`] trait and [`HostSource`], the only code that runs
+//! `oxmon-collector` (the config only borrows its switch types).
 
 use std::time::Instant;
 

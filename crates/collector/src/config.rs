@@ -157,19 +157,8 @@ impl Collectors {
 
 impl Collectors {
     /// The collectors' names, as the agent's `disabled_collectors` spells them.
-    pub const NAMES: &[&str] = &[
-        "cpu",
-        "memory",
-        "disk",
-        "inodes",
-        "disk_io",
-        "network",
-        "tcp",
-        "load",
-        "processes",
-        "sensors",
-        "containers",
-    ];
+    pub const NAMES: &[&str] =
+        &["cpu", "memory", "disk", "inodes", "disk_io", "network", "tcp", "load", "processes", "sensors", "containers"];
 
     /// The switch of the collector called `name` (one of [`Self::NAMES`]).
     pub fn switch(&mut self, name: &str) -> Option<&mut bool> {

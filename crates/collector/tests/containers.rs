@@ -116,9 +116,9 @@ impl SmallNode {
 
     fn pod(&self, p: usize) -> PathBuf {
         let uid = Self::uid(p).replace('-', "_");
-        self.dir.path().join(format!(
-            "sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{uid}.slice"
-        ))
+        self.dir
+            .path()
+            .join(format!("sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{uid}.slice"))
     }
 
     fn scope(&self, p: usize) -> PathBuf {
@@ -179,7 +179,10 @@ fn every_pod_container_is_named_from_the_kubelets_log_links() {
     let expected: Vec<(String, f64)> = k8s_containers()
         .into_iter()
         .map(|(i, c, who)| (who, (9 * (i + 1) + c) as f64 * MIB))
-        .chain([("//registry", 60.0 * MIB), ("//grafana", 32.0 * MIB), ("//build-host", 15.0 * MIB)].map(|(w, v)| (w.to_owned(), v)))
+        .chain(
+            [("//registry", 60.0 * MIB), ("//grafana", 32.0 * MIB), ("//build-host", 15.0 * MIB)]
+                .map(|(w, v)| (w.to_owned(), v)),
+        )
         .collect();
     // 40 pods, 8 with a sidecar; no sandbox, no pod that is gone, no service.
     assert_eq!(expected.len(), 48 + 3);
@@ -309,7 +312,10 @@ fn namespaces_are_filtered_and_containers_capped() {
     config.containers.max_containers = 4;
     let c = Collector::new(config).collect(Instant::now());
     let who: Vec<String> = of(&c, CONTAINER_MEMORY_WORKING_SET).into_iter().map(|s| s.0).collect();
-    assert_eq!(who, ["shop/app-01-7d4b9/app", "shop/app-05-7d4b9/app", "shop/app-05-7d4b9/sidecar", "shop/app-09-7d4b9/app"]);
+    assert_eq!(
+        who,
+        ["shop/app-01-7d4b9/app", "shop/app-05-7d4b9/app", "shop/app-05-7d4b9/sidecar", "shop/app-09-7d4b9/app"]
+    );
     assert!(matches!(c.errors[..], [Error::TooManyContainers { max: 4 }]), "{:?}", c.errors);
     assert_eq!(
         c.errors[0].to_string(),

@@ -356,7 +356,8 @@ fn collectors_are_all_on_unless_disabled() {
     assert_eq!(c.collectors, oxmon_collector::Collectors::ALL);
     assert_eq!(c.containers, oxmon_collector::ContainerConfig::default());
     let c = load("disabled_collectors = [\"sensors\", \"containers\"]\n", &no_env);
-    let expected = oxmon_collector::Collectors { sensors: false, containers: false, ..oxmon_collector::Collectors::ALL };
+    let expected =
+        oxmon_collector::Collectors { sensors: false, containers: false, ..oxmon_collector::Collectors::ALL };
     assert_eq!(c.collectors, expected);
     // The environment replaces the file's list.
     let env = vars(&[(env::ENV_DISABLED_COLLECTORS, "tcp, disk_io,")]);

@@ -291,8 +291,7 @@ fn read_container(dir: &Path, buf: &mut Vec<u8>) -> Result<Option<Reading>, Erro
     }
     let malformed = |path: PathBuf, reason| Error::Malformed { path, reason };
     let text = String::from_utf8_lossy(buf);
-    reading.usage_usec =
-        keyed(&text, "usage_usec").ok_or_else(|| malformed(cpu_stat.clone(), "no usage_usec"))?;
+    reading.usage_usec = keyed(&text, "usage_usec").ok_or_else(|| malformed(cpu_stat.clone(), "no usage_usec"))?;
     reading.throttled_usec = keyed(&text, "throttled_usec");
 
     let Some(current) = read_optional(&dir.join("memory.current"), buf)? else { return Ok(Some(reading)) };
