@@ -245,8 +245,13 @@ impl ProcFile {
 }
 
 /// Replaces `buf` with the contents of `path`, reusing its capacity.
+///
+/// `File::read_to_end` asks the file for its size and position first (a
+/// `statx` and an `lseek`, useless for procfs and sysfs files, which report
+/// size 0): reading through `Take` skips them, leaving `openat`, the reads
+/// and `close`, which matters with hundreds of cgroup files per cycle.
 fn read_into(path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
     buf.clear();
-    File::open(path)?.read_to_end(buf)?;
+    File::open(path)?.take(u64::MAX).read_to_end(buf)?;
     Ok(())
 }
