@@ -63,6 +63,11 @@ pub struct AgentConfig {
     pub rootfs_path: PathBuf,
     /// Interfaces the network collector skips; `None` keeps the collector's default list.
     pub exclude_interfaces: Option<Vec<String>>,
+    /// Which collectors run: all but those of `disabled_collectors`.
+    pub collectors: oxmon_collector::Collectors,
+    /// `container_log_path`, `container_include_namespaces`,
+    /// `container_exclude_namespaces`, `max_containers`.
+    pub containers: oxmon_collector::ContainerConfig,
     /// Retry delays after a failed report (not a TOML key).
     pub backoff: BackoffConfig,
     /// How long shutdown keeps trying to send the buffer (not a TOML key).

@@ -48,6 +48,48 @@ pub struct CollectorConfig {
     pub exclude_interfaces: Vec<String>,
     /// Which collectors run; all of them by default.
     pub collectors: Collectors,
+    /// Which containers the container collector reports and how names are
+    /// found.
+    pub containers: ContainerConfig,
+}
+
+/// The default [`ContainerConfig::max_containers`]: a node's default pod
+/// limit (kubelet's `maxPods`, 110) with two containers each, rounded up.
+pub const DEFAULT_MAX_CONTAINERS: usize = 250;
+
+/// What the container collector reports (Linux, cgroup v2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerConfig {
+    /// The host's `/var/log`: Kubernetes containers are named from its
+    /// `containers/*.log` links into `pods/<namespace>_<pod>_<uid>/<container>/`
+    /// (`/host/var/log` in the Helm chart).
+    pub log_path: PathBuf,
+    /// Kubernetes namespaces to report; empty means all.
+    pub include_namespaces: Vec<String>,
+    /// Kubernetes namespaces never reported (applied after the include list).
+    pub exclude_namespaces: Vec<String>,
+    /// At most this many containers are reported per cycle (in the order
+    /// they are found); the rest are skipped and reported as an error.
+    pub max_containers: usize,
+}
+
+impl Default for ContainerConfig {
+    fn default() -> Self {
+        Self {
+            log_path: PathBuf::from("/var/log"),
+            include_namespaces: Vec::new(),
+            exclude_namespaces: Vec::new(),
+            max_containers: DEFAULT_MAX_CONTAINERS,
+        }
+    }
+}
+
+impl ContainerConfig {
+    /// Whether containers of Kubernetes namespace `namespace` are reported.
+    pub(crate) fn reports_namespace(&self, namespace: &str) -> bool {
+        (self.include_namespaces.is_empty() || self.include_namespaces.iter().any(|n| n == namespace))
+            && !self.exclude_namespaces.iter().any(|n| n == namespace)
+    }
 }
 
 /// One switch per collector; a collector that is off reads nothing and
@@ -77,6 +119,8 @@ pub struct Collectors {
     pub processes: bool,
     /// `sensors.temperature` (Linux only).
     pub sensors: bool,
+    /// `container.*` (Linux with cgroup v2 only).
+    pub containers: bool,
 }
 
 impl Collectors {
@@ -92,6 +136,7 @@ impl Collectors {
         load: true,
         processes: true,
         sensors: true,
+        containers: true,
     };
 
     /// Every collector off.
@@ -106,7 +151,32 @@ impl Collectors {
         load: false,
         processes: false,
         sensors: false,
+        containers: false,
     };
+}
+
+impl Collectors {
+    /// The collectors' names, as the agent's `disabled_collectors` spells them.
+    pub const NAMES: &[&str] =
+        &["cpu", "memory", "disk", "inodes", "disk_io", "network", "tcp", "load", "processes", "sensors", "containers"];
+
+    /// The switch of the collector called `name` (one of [`Self::NAMES`]).
+    pub fn switch(&mut self, name: &str) -> Option<&mut bool> {
+        Some(match name {
+            "cpu" => &mut self.cpu,
+            "memory" => &mut self.memory,
+            "disk" => &mut self.disk,
+            "inodes" => &mut self.inodes,
+            "disk_io" => &mut self.disk_io,
+            "network" => &mut self.network,
+            "tcp" => &mut self.tcp,
+            "load" => &mut self.load,
+            "processes" => &mut self.processes,
+            "sensors" => &mut self.sensors,
+            "containers" => &mut self.containers,
+            _ => return None,
+        })
+    }
 }
 
 impl Default for Collectors {
@@ -123,6 +193,7 @@ impl Default for CollectorConfig {
             rootfs: PathBuf::from("/"),
             exclude_interfaces: DEFAULT_EXCLUDED_INTERFACES.iter().map(|&prefix| prefix.to_owned()).collect(),
             collectors: Collectors::ALL,
+            containers: ContainerConfig::default(),
         }
     }
 }
@@ -172,6 +243,34 @@ mod tests {
         check("genev_sys_6081", true);
         check("tunl0", true);
         check("nodelocaldns", true);
+    }
+
+    #[test]
+    fn every_name_switches_its_own_collector() {
+        let mut all = Collectors::ALL;
+        assert!(Collectors::NAMES.iter().all(|n| *all.switch(n).unwrap()));
+        let mut seen = Vec::new();
+        for name in Collectors::NAMES {
+            let mut only = Collectors::NONE;
+            *only.switch(name).unwrap() = true;
+            let on: Vec<&str> = Collectors::NAMES.iter().copied().filter(|n| *only.switch(n).unwrap()).collect();
+            assert_eq!(on, [*name]);
+            assert!(!seen.contains(&only), "{name} switches another collector");
+            seen.push(only);
+        }
+        assert!(all.switch("gpu").is_none());
+    }
+
+    #[test]
+    fn namespaces_are_included_then_excluded() {
+        let all = ContainerConfig::default();
+        assert!(all.reports_namespace("default") && all.reports_namespace("kube-system"));
+        let only = ContainerConfig { include_namespaces: vec!["shop".into(), "kube-system".into()], ..all.clone() };
+        assert!(only.reports_namespace("shop") && !only.reports_namespace("default"));
+        let both = ContainerConfig { exclude_namespaces: vec!["kube-system".into()], ..only };
+        assert!(both.reports_namespace("shop") && !both.reports_namespace("kube-system"));
+        let except = ContainerConfig { exclude_namespaces: vec!["kube-system".into()], ..all };
+        assert!(except.reports_namespace("default") && !except.reports_namespace("kube-system"));
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub enum Error {
     #[error("malformed {}: {reason}", path.display())]
     Malformed { path: PathBuf, reason: &'static str },
 
+    #[error("more than {max} containers: the others are not reported (raise max_containers to report them)")]
+    TooManyContainers { max: usize },
+
     #[error("cannot stat filesystem mounted at {mount} (via {}): {error}", path.display())]
     Statvfs { mount: String, path: PathBuf, error: io::Error },
 }

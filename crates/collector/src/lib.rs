@@ -96,6 +96,22 @@
 //! an error and only `established` is reported, from `net/snmp`'s
 //! `CurrEstab`.
 //!
+//! # Containers (Linux, cgroup v2)
+//!
+//! `container.cpu_usage` (cores), `container.cpu_throttled_seconds` (per
+//! second), `container.memory_working_set` (`memory.current` minus
+//! `inactive_file`), `container.memory_limit` (none when unlimited) and
+//! `container.oom_kills`, per container found below `<sysfs>/fs/cgroup`:
+//! Kubernetes containers labelled `namespace`, `pod`, `container` (named by
+//! the kubelet's log links under [`ContainerConfig::log_path`]; the pod's
+//! sandbox has none and is skipped), Docker and Podman containers and
+//! systemd machines labelled `container` (named from the runtime's files
+//! under the rootfs, or the unit). Where they are looked for and how they
+//! are named: `linux/containers.rs`. A container that stops is forgotten;
+//! counters that go down start a new baseline. [`ContainerConfig`] filters
+//! namespaces and caps the number of containers
+//! ([`Error::TooManyContainers`]).
+//!
 //! # Which interfaces are reported
 //!
 //! All but those matching [`CollectorConfig::exclude_interfaces`], by default
@@ -116,7 +132,7 @@ mod linux;
 
 use oxmon_common::metric::Metric;
 
-pub use config::{CollectorConfig, Collectors, DEFAULT_EXCLUDED_INTERFACES};
+pub use config::{CollectorConfig, Collectors, ContainerConfig, DEFAULT_EXCLUDED_INTERFACES, DEFAULT_MAX_CONTAINERS};
 #[cfg(target_os = "linux")]
 pub use disk::Statvfs;
 pub use disk::{FsStats, FsUsage, SKIPPED_FS_TYPES, SKIPPED_MOUNT_POINTS};

@@ -31,7 +31,9 @@ fn this_host_reports_every_metric_with_sane_values() {
     // VM has none); disk I/O needs a whole disk in diskstats; inodes a
     // filesystem with an inode table; the Linux-only collectors have no
     // sysinfo counterpart.
+    // Containers need a container runtime on the host.
     let mut optional = vec![SENSORS_TEMPERATURE];
+    optional.extend(CONTAINER_METRICS);
     if !cfg!(target_os = "linux") {
         optional.extend([
             DISK_INODES_TOTAL,

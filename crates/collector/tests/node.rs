@@ -381,7 +381,7 @@ fn names(collection: &Collection) -> BTreeSet<&'static str> {
 #[test]
 fn each_collector_emits_its_own_metrics_and_nothing_when_off() {
     type Switch = fn(&mut Collectors) -> &mut bool;
-    let switches: [(Switch, &[&str]); 10] = [
+    let switches: [(Switch, &[&str]); 11] = [
         (|c| &mut c.cpu, &[CPU_USAGE, CPU_CORE_USAGE]),
         (
             |c| &mut c.memory,
@@ -403,6 +403,7 @@ fn each_collector_emits_its_own_metrics_and_nothing_when_off() {
         (|c| &mut c.load, &[LOAD_1, LOAD_5, LOAD_15, LOAD_UPTIME]),
         (|c| &mut c.processes, &[SYSTEM_PROCESSES, SYSTEM_CONTEXT_SWITCHES]),
         (|c| &mut c.sensors, &[SENSORS_TEMPERATURE]),
+        (|c| &mut c.containers, CONTAINER_METRICS),
     ];
     let inodes = |host: &Host| {
         let root = FsUsage::from_blocks(105_000_000, 30_000_000, 25_000_000, 4096).with_inodes(100, 50);
@@ -411,13 +412,13 @@ fn each_collector_emits_its_own_metrics_and_nothing_when_off() {
     for (switch, metrics) in switches {
         let expected: BTreeSet<&str> = metrics.iter().copied().collect();
         // Only this collector on: exactly its metrics.
-        let host = Host::new();
+        let host = Host::with_containers();
         let mut only = Collectors::NONE;
         *switch(&mut only) = true;
         let (_, second) = two_cycles_with(&host, CollectorConfig { collectors: only, ..host.config() }, inodes(&host));
         assert_eq!(names(&second), expected, "only {metrics:?} on");
         // Everything but this collector on: all metrics except its own.
-        let host = Host::new();
+        let host = Host::with_containers();
         let mut all_but = Collectors::ALL;
         *switch(&mut all_but) = false;
         let (_, second) =

@@ -47,6 +47,12 @@ pub const SYSTEM_CONTEXT_SWITCHES: &str = "system.context_switches";
 
 pub const SENSORS_TEMPERATURE: &str = "sensors.temperature";
 
+pub const CONTAINER_CPU_USAGE: &str = "container.cpu_usage";
+pub const CONTAINER_CPU_THROTTLED_SECONDS: &str = "container.cpu_throttled_seconds";
+pub const CONTAINER_MEMORY_WORKING_SET: &str = "container.memory_working_set";
+pub const CONTAINER_MEMORY_LIMIT: &str = "container.memory_limit";
+pub const CONTAINER_OOM_KILLS: &str = "container.oom_kills";
+
 pub const CERT_DAYS_UNTIL_EXPIRY: &str = "certificate.days_until_expiry";
 pub const CERT_IS_VALID: &str = "certificate.is_valid";
 
@@ -58,6 +64,9 @@ pub const LABEL_DEVICE: &str = "device";
 pub const LABEL_STATE: &str = "state";
 pub const LABEL_CHIP: &str = "chip";
 pub const LABEL_SENSOR: &str = "sensor";
+pub const LABEL_NAMESPACE: &str = "namespace";
+pub const LABEL_POD: &str = "pod";
+pub const LABEL_CONTAINER: &str = "container";
 
 /// Every metric the agent emits, in the order the README lists them.
 pub const AGENT_METRICS: &[&str] = &[
@@ -94,6 +103,21 @@ pub const AGENT_METRICS: &[&str] = &[
     SYSTEM_PROCESSES,
     SYSTEM_CONTEXT_SWITCHES,
     SENSORS_TEMPERATURE,
+    CONTAINER_CPU_USAGE,
+    CONTAINER_CPU_THROTTLED_SECONDS,
+    CONTAINER_MEMORY_WORKING_SET,
+    CONTAINER_MEMORY_LIMIT,
+    CONTAINER_OOM_KILLS,
+];
+
+/// The per-container metrics (a subset of [`AGENT_METRICS`]): only hosts
+/// that run containers emit them.
+pub const CONTAINER_METRICS: &[&str] = &[
+    CONTAINER_CPU_USAGE,
+    CONTAINER_CPU_THROTTLED_SECONDS,
+    CONTAINER_MEMORY_WORKING_SET,
+    CONTAINER_MEMORY_LIMIT,
+    CONTAINER_OOM_KILLS,
 ];
 
 /// The names oxmon 0.1 agents use for the load metrics.

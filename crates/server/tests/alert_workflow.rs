@@ -153,3 +153,46 @@ async fn a_breach_is_notified_once_per_routed_channel_then_recovers_and_silence_
     assert!(metrics.contains("oxmon_notifications_total{channel_type=\"webhook\",status=\"success\"}"), "{metrics}");
     s.stop().await;
 }
+
+/// The container metrics need nothing special: a threshold rule on
+/// `container.memory_working_set` limited by `agent_pattern` fires per
+/// container (its labels are the series'), only for matching agents; the
+/// latest values and the built-in `metric_name` dictionary list them.
+#[tokio::test]
+async fn a_rule_on_a_container_metric_fires_per_container_of_matching_agents() {
+    use oxmon_common::metric::{CONTAINER_MEMORY_WORKING_SET, CONTAINER_METRICS};
+    let s = TestServer::start().await;
+    let rule = json!({"name": "pod memory", "rule_type": "threshold", "metric": CONTAINER_MEMORY_WORKING_SET,
+        "agent_pattern": "node-*", "severity": "warning", "config_json": {"operator": "gt", "value": 500_000_000}});
+    let (status, body) = s.call(Method::POST, "/v1/alerts/rules", Some(rule)).await;
+    assert_eq!(status, 201, "{body}");
+    let shop = [("namespace", "shop"), ("pod", "web-7d4b9"), ("container", "nginx")];
+    let quiet = [("namespace", "shop"), ("pod", "web-7d4b9"), ("container", "sidecar")];
+    let t = now_ms() - 10_000;
+    for agent in ["node-1", "build-host"] {
+        let points = vec![
+            point(CONTAINER_MEMORY_WORKING_SET, &shop, t, 600_000_000.0),
+            point(CONTAINER_MEMORY_WORKING_SET, &quiet, t, 20_000_000.0),
+        ];
+        let reply = s.report(batch(agent, points)).await;
+        assert!(reply.success, "{reply:?}");
+    }
+    eventually("the container alert", async || !s.data("/v1/alerts/history").await.as_array().unwrap().is_empty())
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let history = s.data("/v1/alerts/history").await;
+    let events = history.as_array().unwrap();
+    assert_eq!(events.len(), 1, "only node-1's breaching container: {history}");
+    assert_eq!(
+        (events[0]["agent_id"].as_str(), events[0]["metric_name"].as_str(), events[0]["value"].as_f64()),
+        (Some("node-1"), Some(CONTAINER_MEMORY_WORKING_SET), Some(600_000_000.0))
+    );
+    assert_eq!(events[0]["labels"], json!({"namespace": "shop", "pod": "web-7d4b9", "container": "nginx"}));
+
+    let latest = s.data("/v1/agents/node-1/latest").await;
+    let names: Vec<&str> = latest.as_array().unwrap().iter().map(|i| i["metric_name"].as_str().unwrap()).collect();
+    assert_eq!(names, [CONTAINER_MEMORY_WORKING_SET; 2], "{latest}");
+    let dictionary = s.data("/v1/dictionaries/type/metric_name?limit=100").await;
+    let keys: Vec<&str> = dictionary.as_array().unwrap().iter().map(|i| i["dict_key"].as_str().unwrap()).collect();
+    assert!(CONTAINER_METRICS.iter().all(|m| keys.contains(m)), "{keys:?}");
+}

@@ -146,7 +146,12 @@ def check_secret_refs(docs):
 HOST_MOUNTS = {"/proc": "/host/proc", "/sys": "/host/sys", "/": "/host/root"}
 
 
-def check_agent(docs, endpoint):
+# The host's /var/log (the kubelet's log links name the pods' containers), unless
+# the containers collector is off.
+CONTAINER_MOUNTS = {"/var/log": "/host/var/log"}
+
+
+def check_agent(docs, endpoint, containers=True):
     ds = one(docs, "DaemonSet", "agent")
     if not ds:
         return
@@ -154,7 +159,8 @@ def check_agent(docs, endpoint):
     agent = container(ds, "agent")
     volumes = {v["name"]: v for v in spec["volumes"]}
     mounts = {m["name"]: m for m in agent["volumeMounts"]}
-    for host_path, mount_path in HOST_MOUNTS.items():
+    host_mounts = dict(HOST_MOUNTS, **(CONTAINER_MOUNTS if containers else {}))
+    for host_path, mount_path in host_mounts.items():
         names = [n for n, v in volumes.items() if v.get("hostPath", {}).get("path") == host_path]
         if not check(len(names) == 1, f"DaemonSet: no hostPath volume for host {host_path}"):
             continue
@@ -166,7 +172,7 @@ def check_agent(docs, endpoint):
         if host_path == "/":
             check(m.get("mountPropagation") == "HostToContainer", "DaemonSet: host / lacks mountPropagation HostToContainer")
     hostpaths = [v["hostPath"]["path"] for v in spec["volumes"] if "hostPath" in v]
-    check(sorted(hostpaths) == sorted(HOST_MOUNTS), f"DaemonSet: unexpected hostPath volumes {hostpaths}")
+    check(sorted(hostpaths) == sorted(host_mounts), f"DaemonSet: unexpected hostPath volumes {hostpaths}")
     check(spec.get("hostNetwork") is True, "DaemonSet: hostNetwork is not true")
     check(spec.get("dnsPolicy") == "ClusterFirstWithHostNet", "DaemonSet: dnsPolicy is not ClusterFirstWithHostNet")
     check({"operator": "Exists"} in spec.get("tolerations", []), "DaemonSet: does not tolerate every taint")
@@ -182,6 +188,11 @@ def check_agent(docs, endpoint):
           "DaemonSet: OXMON_AGENT_AUTH_TOKEN is not the Secret's agent-token")
     for key, path in (("PROCFS", "/host/proc"), ("SYSFS", "/host/sys"), ("ROOTFS", "/host/root")):
         check(env_value(agent, f"OXMON_AGENT_{key}_PATH") == path, f"DaemonSet: OXMON_AGENT_{key}_PATH is not {path}")
+    log_path = env_value(agent, "OXMON_AGENT_CONTAINER_LOG_PATH")
+    if containers:
+        check(log_path == "/host/var/log", f"DaemonSet: OXMON_AGENT_CONTAINER_LOG_PATH is {log_path}, not /host/var/log")
+    else:
+        check(log_path is None, "DaemonSet: containers are off, yet OXMON_AGENT_CONTAINER_LOG_PATH is set")
     return ds
 
 
@@ -337,6 +348,11 @@ def scenario_all_features(docs):
     agent = container(one(docs, "DaemonSet", "agent"), "agent")
     check(env_value(agent, "OXMON_AGENT_TLS") == "true", "DaemonSet: TLS not on")
     check(env_value(agent, "OXMON_AGENT_TLS_SERVER_NAME") == "oxmon.example.internal", "DaemonSet: TLS server name not set")
+    for name, value in (("DISABLED_COLLECTORS", "sensors,tcp"), ("CONTAINER_EXCLUDE_NAMESPACES", "kube-system,kube-public"),
+                        ("MAX_CONTAINERS", "100")):
+        got = env_value(agent, f"OXMON_AGENT_{name}")
+        check(got == value, f"DaemonSet: OXMON_AGENT_{name} is {got}, not {value}")
+    check(env_value(agent, "OXMON_AGENT_CONTAINER_INCLUDE_NAMESPACES") is None, "DaemonSet: an empty include list is rendered")
     sm = one(docs, "ServiceMonitor")
     if sm and services:
         labels = services["http"]["metadata"]["labels"]
@@ -360,7 +376,7 @@ def scenario_one_namespace(docs):
 
 def scenario_agents_only(docs):
     check(not of_kind(docs, "StatefulSet") and not of_kind(docs, "Service"), "server.enabled=false, yet server objects are rendered")
-    check_agent(docs, "oxmon.example.internal:9090")
+    check_agent(docs, "oxmon.example.internal:9090", containers=False)
     check_operator(docs, "https://oxmon.example.internal")
     agent = container(one(docs, "DaemonSet", "agent"), "agent")
     check(env_value(agent, "OXMON_AGENT_TLS_SERVER_NAME") == "oxmon.example.internal", "DaemonSet: TLS server name is not the endpoint's host")

@@ -18,6 +18,14 @@ pub const ENV_SYSFS_PATH: &str = "OXMON_AGENT_SYSFS_PATH";
 pub const ENV_ROOTFS_PATH: &str = "OXMON_AGENT_ROOTFS_PATH";
 /// Comma-separated interface names.
 pub const ENV_EXCLUDE_INTERFACES: &str = "OXMON_AGENT_EXCLUDE_INTERFACES";
+/// Comma-separated collector names.
+pub const ENV_DISABLED_COLLECTORS: &str = "OXMON_AGENT_DISABLED_COLLECTORS";
+pub const ENV_CONTAINER_LOG_PATH: &str = "OXMON_AGENT_CONTAINER_LOG_PATH";
+/// Comma-separated namespaces.
+pub const ENV_CONTAINER_INCLUDE_NAMESPACES: &str = "OXMON_AGENT_CONTAINER_INCLUDE_NAMESPACES";
+/// Comma-separated namespaces.
+pub const ENV_CONTAINER_EXCLUDE_NAMESPACES: &str = "OXMON_AGENT_CONTAINER_EXCLUDE_NAMESPACES";
+pub const ENV_MAX_CONTAINERS: &str = "OXMON_AGENT_MAX_CONTAINERS";
 
 /// A source of environment variables.
 pub trait Env {

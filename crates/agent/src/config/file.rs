@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use oxmon_collector::{Collectors, ContainerConfig};
 use serde::Deserialize;
 
 use super::env::*;
@@ -33,6 +34,11 @@ pub(super) struct ConfigFile {
     pub sysfs_path: Option<PathBuf>,
     pub rootfs_path: Option<PathBuf>,
     pub exclude_interfaces: Option<Vec<String>>,
+    pub disabled_collectors: Option<Vec<String>>,
+    pub container_log_path: Option<PathBuf>,
+    pub container_include_namespaces: Option<Vec<String>>,
+    pub container_exclude_namespaces: Option<Vec<String>>,
+    pub max_containers: Option<usize>,
     /// The `OXMON_AGENT_*` variables that overrode a key, so errors name what was really set.
     #[serde(skip)]
     pub from_env: Vec<&'static str>,
@@ -85,9 +91,19 @@ impl ConfigFile {
         vars.apply(&mut self.sysfs_path, ENV_SYSFS_PATH, Show::Text)?;
         vars.apply(&mut self.rootfs_path, ENV_ROOTFS_PATH, Show::Text)?;
         if let Some(v) = vars.get(ENV_EXCLUDE_INTERFACES) {
-            self.exclude_interfaces =
-                Some(v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect());
+            self.exclude_interfaces = Some(comma_list(&v));
         }
+        if let Some(v) = vars.get(ENV_DISABLED_COLLECTORS) {
+            self.disabled_collectors = Some(comma_list(&v));
+        }
+        vars.apply(&mut self.container_log_path, ENV_CONTAINER_LOG_PATH, Show::Text)?;
+        if let Some(v) = vars.get(ENV_CONTAINER_INCLUDE_NAMESPACES) {
+            self.container_include_namespaces = Some(comma_list(&v));
+        }
+        if let Some(v) = vars.get(ENV_CONTAINER_EXCLUDE_NAMESPACES) {
+            self.container_exclude_namespaces = Some(comma_list(&v));
+        }
+        vars.apply(&mut self.max_containers, ENV_MAX_CONTAINERS, Show::Text)?;
         self.from_env = vars.applied;
         Ok(())
     }
@@ -187,6 +203,27 @@ impl ConfigFile {
             ));
         }
 
+        let mut collectors = Collectors::ALL;
+        for name in self.disabled_collectors.iter().flatten() {
+            let Some(switch) = collectors.switch(name) else {
+                let list = self.disabled_collectors.as_deref().unwrap_or_default();
+                return Err(self.invalid(
+                    "disabled_collectors",
+                    ENV_DISABLED_COLLECTORS,
+                    Some(format!("{list:?}")),
+                    &format!("unknown collector {name:?}; the collectors are {}", Collectors::NAMES.join(", ")),
+                ));
+            };
+            *switch = false;
+        }
+        let defaults = ContainerConfig::default();
+        let containers = ContainerConfig {
+            log_path: self.container_log_path.clone().unwrap_or(defaults.log_path),
+            include_namespaces: self.container_include_namespaces.clone().unwrap_or_default(),
+            exclude_namespaces: self.container_exclude_namespaces.clone().unwrap_or_default(),
+            max_containers: self.max_containers.unwrap_or(defaults.max_containers),
+        };
+
         Ok(AgentConfig {
             agent_id,
             endpoint,
@@ -200,6 +237,8 @@ impl ConfigFile {
             sysfs_path: self.sysfs_path.unwrap_or_else(|| PathBuf::from("/sys")),
             rootfs_path: self.rootfs_path.unwrap_or_else(|| PathBuf::from("/")),
             exclude_interfaces: self.exclude_interfaces,
+            collectors,
+            containers,
             backoff: BackoffConfig::default(),
             flush_timeout: DEFAULT_FLUSH_TIMEOUT,
             log_period: DEFAULT_LOG_PERIOD,
@@ -245,6 +284,11 @@ impl<E: Env> EnvReader<'_, E> {
         }
         Ok(())
     }
+}
+
+/// The non-empty, trimmed items of a comma-separated variable.
+fn comma_list(value: &str) -> Vec<String> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
 /// `var` set to `value`, shown unless it is a secret.

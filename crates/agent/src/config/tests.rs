@@ -349,3 +349,65 @@ fn shipped_example_config_loads() {
     assert_eq!(c.endpoint.to_string(), "http://127.0.0.1:9090/");
     assert_eq!(c.buffer_max_size.get(), 1000);
 }
+
+#[test]
+fn collectors_are_all_on_unless_disabled() {
+    let c = load("", &no_env);
+    assert_eq!(c.collectors, oxmon_collector::Collectors::ALL);
+    assert_eq!(c.containers, oxmon_collector::ContainerConfig::default());
+    let c = load("disabled_collectors = [\"sensors\", \"containers\"]\n", &no_env);
+    let expected =
+        oxmon_collector::Collectors { sensors: false, containers: false, ..oxmon_collector::Collectors::ALL };
+    assert_eq!(c.collectors, expected);
+    // The environment replaces the file's list.
+    let env = vars(&[(env::ENV_DISABLED_COLLECTORS, "tcp, disk_io,")]);
+    let c = load("disabled_collectors = [\"sensors\"]\n", &env);
+    let expected = oxmon_collector::Collectors { tcp: false, disk_io: false, ..oxmon_collector::Collectors::ALL };
+    assert_eq!(c.collectors, expected);
+}
+
+#[test]
+fn an_unknown_collector_is_an_error_naming_the_key_and_the_choices() {
+    let err = load_err("disabled_collectors = [\"sensors\", \"gpu\"]\n", &no_env);
+    assert_eq!(
+        err,
+        "invalid disabled_collectors = [\"sensors\", \"gpu\"]: unknown collector \"gpu\"; the collectors are cpu, \
+         memory, disk, inodes, disk_io, network, tcp, load, processes, sensors, containers"
+    );
+    let err = load_err("", &vars(&[(env::ENV_DISABLED_COLLECTORS, "gpu")]));
+    assert!(err.starts_with("invalid OXMON_AGENT_DISABLED_COLLECTORS=[\"gpu\"]: unknown collector \"gpu\""), "{err}");
+}
+
+#[test]
+fn container_keys_come_from_the_file_and_the_environment() {
+    let text = "container_log_path = \"/host/var/log\"\ncontainer_include_namespaces = [\"shop\"]\n\
+                container_exclude_namespaces = [\"kube-system\"]\nmax_containers = 40\n";
+    let c = load(text, &no_env);
+    assert_eq!(
+        c.containers,
+        oxmon_collector::ContainerConfig {
+            log_path: PathBuf::from("/host/var/log"),
+            include_namespaces: vec!["shop".into()],
+            exclude_namespaces: vec!["kube-system".into()],
+            max_containers: 40,
+        }
+    );
+    let env = vars(&[
+        (env::ENV_CONTAINER_LOG_PATH, "/logs"),
+        (env::ENV_CONTAINER_INCLUDE_NAMESPACES, "a,b"),
+        (env::ENV_CONTAINER_EXCLUDE_NAMESPACES, "c"),
+        (env::ENV_MAX_CONTAINERS, "7"),
+    ]);
+    let c = load(text, &env);
+    assert_eq!(
+        c.containers,
+        oxmon_collector::ContainerConfig {
+            log_path: PathBuf::from("/logs"),
+            include_namespaces: vec!["a".into(), "b".into()],
+            exclude_namespaces: vec!["c".into()],
+            max_containers: 7,
+        }
+    );
+    let err = load_err("", &vars(&[(env::ENV_MAX_CONTAINERS, "many")]));
+    assert_eq!(err, "invalid OXMON_AGENT_MAX_CONTAINERS=\"many\": invalid digit found in string");
+}

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use oxmon_collector::{Collection, Collector, CollectorConfig, FsStats, FsUsage};
+use oxmon_collector::{Collection, Collector, CollectorConfig, ContainerConfig, FsStats, FsUsage};
 use tempfile::TempDir;
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
@@ -37,6 +37,18 @@ impl Host {
     /// `tcp6` (IPv6 off).
     pub fn vm() -> Self {
         Self::from_fixture(&Path::new(FIXTURES).join("vm"))
+    }
+
+    /// The bare-metal host running the containers of the Kubernetes node
+    /// fixture (`fixtures/k8s/`), linked rather than copied (it is large
+    /// and read only), so that every collector has something to report.
+    pub fn with_containers() -> Self {
+        let host = Self::new();
+        let k8s = Path::new(FIXTURES).join("k8s");
+        symlink(k8s.join("sys/fs"), host.sysfs().join("fs")).unwrap();
+        fs::create_dir_all(host.rootfs()).unwrap();
+        symlink(k8s.join("root/var"), host.rootfs().join("var")).unwrap();
+        host
     }
 
     fn from_fixture(fixture: &Path) -> Self {
@@ -65,6 +77,7 @@ impl Host {
             procfs: self.procfs(),
             sysfs: self.sysfs(),
             rootfs: self.rootfs(),
+            containers: ContainerConfig { log_path: self.rootfs().join("var/log"), ..ContainerConfig::default() },
             ..CollectorConfig::default()
         }
     }
