@@ -139,14 +139,16 @@ impl MetricService for IngestService {
             }
         }
         let stored = checked.samples.len() as u64;
-        // Evaluated before the write, which takes the samples: a batch that
-        // then fails to store is resent, and the engine ignores a resent
-        // sample it has seen.
-        state.alerting.observe(&checked.samples, now);
         let agents = checked.stored_agents();
         let started = Instant::now();
-        let result =
-            if checked.samples.is_empty() { Ok(()) } else { state.writer.write(checked.samples).await.map(drop) };
+        // The ack waits for the commit only: samples some rule watches are
+        // queued with them and evaluated after it (see `alerting.rs`).
+        let result = if checked.samples.is_empty() {
+            Ok(())
+        } else {
+            let queue = state.alerting.marks(&checked.samples);
+            state.writer.write_queued(checked.samples, queue).await.map(drop)
+        };
         match result {
             Ok(()) => {
                 state.telemetry.commit_seconds.observe(started.elapsed().as_secs_f64());
