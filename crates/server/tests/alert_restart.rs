@@ -95,9 +95,8 @@ async fn an_acknowledged_sample_is_evaluated_once_across_a_crash_and_a_restart()
     let server = Server::start(&data);
     let lock = rusqlite::Connection::open(data.join("cert.db")).unwrap();
     lock.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let mut client = oxmon_common::proto::metric_service_client::MetricServiceClient::connect(server.grpc.clone())
-        .await
-        .unwrap();
+    let channel = tonic::transport::Channel::from_shared(server.grpc.clone()).unwrap().connect().await.unwrap();
+    let mut client = oxmon_common::proto::metric_service_client::MetricServiceClient::new(channel);
     let started = Instant::now();
     let reply = client
         .report_metrics(batch("crash-host", vec![point("disk.used_percent", &[("mount", "/")], now_ms(), 99.0)]))

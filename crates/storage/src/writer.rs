@@ -59,8 +59,8 @@ pub type EvaluationSender = Sender<Evaluation>;
 pub type EvaluationReceiver = Receiver<Evaluation>;
 
 /// A feed for [`WriterConfig::evaluations`] holding up to `capacity`
-/// commit groups; when it is full the writer waits (after answering its
-/// callers), so the engine's backlog is bounded.
+/// commit groups; when it is full the writer waits, so the engine's backlog
+/// is bounded.
 pub fn evaluation_channel(capacity: usize) -> (EvaluationSender, EvaluationReceiver) {
     crossbeam_channel::bounded(capacity.max(1))
 }
@@ -401,11 +401,13 @@ impl Actor {
                 self.stats.last_group_failed.store(false, Ordering::Relaxed);
                 let report =
                     WriteReport { group_writes: writes.len(), group_samples: total, commit_time: started.elapsed() };
-                for w in writes {
-                    let _ = w.reply.send(Ok(report));
-                }
+                // Handed over before the answers, so whatever a caller has
+                // seen acknowledged is already in the engine's feed.
                 if !evaluation.samples.is_empty() {
                     self.send_evaluation(evaluation);
+                }
+                for w in writes {
+                    let _ = w.reply.send(Ok(report));
                 }
             }
             Err(error) => {
@@ -421,8 +423,9 @@ impl Actor {
     }
 
     /// Hands committed samples to the alert engine, in commit order. Blocks
-    /// while its queue is full (after the callers were answered), so the
-    /// engine's backlog stays bounded; without an engine, drops them.
+    /// while its feed is full, so the engine's backlog stays bounded (the
+    /// acks of that group wait too); without an engine, drops them (they
+    /// stay queued on disk for the next start).
     fn send_evaluation(&mut self, evaluation: Evaluation) {
         let Some(tx) = &self.evaluations else { return };
         if tx.send(evaluation).is_err() {
