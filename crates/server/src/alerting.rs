@@ -33,10 +33,10 @@ use oxmon_common::silence::Window;
 use oxmon_notify::{
     Alert, AlertStatus, ChannelEntry, HttpClient, LogSink, NetConfig, NotificationLog, Notifier, SilenceEntry,
 };
-use oxmon_storage::writer::{Evaluation, EvaluationReceiver, EvaluationSender, evaluation_channel};
 use oxmon_storage::management::{
     AlertEvent, ChannelRecord, EventWrite, Management, NotificationLogRecord, RuleRecord, STATUS_OPEN, STATUS_RESOLVED,
 };
+use oxmon_storage::writer::{Evaluation, EvaluationReceiver, EvaluationSender, evaluation_channel};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::state::ClockHandle;
@@ -376,8 +376,8 @@ async fn record_events(
                 next = rx.try_recv().ok();
             }
         }
-        let cursor_due = through > cursor.load(Ordering::Relaxed)
-            && (stop.is_some() || last_stored.elapsed() >= CURSOR_PERIOD);
+        let cursor_due =
+            through > cursor.load(Ordering::Relaxed) && (stop.is_some() || last_stored.elapsed() >= CURSOR_PERIOD);
         if !events.is_empty() || cursor_due {
             store_and_submit(events, through, &management, &notifier, &telemetry, &clock, &cursor).await;
             last_stored = Instant::now();

@@ -117,10 +117,21 @@ pub struct WriterStats {
 
 enum Command {
     /// `queue[i]`: sample `i` goes to the alert engine too (empty: none does).
-    Write { samples: Vec<Sample>, queue: Vec<bool>, reply: oneshot::Sender<Result<WriteReport>> },
+    Write {
+        samples: Vec<Sample>,
+        queue: Vec<bool>,
+        reply: oneshot::Sender<Result<WriteReport>>,
+    },
     Evaluated(i64),
-    Retain { retention_days: u32, now_ms: i64, reply: oneshot::Sender<Result<Vec<Day>>> },
-    Compact { now_ms: i64, reply: oneshot::Sender<Result<()>> },
+    Retain {
+        retention_days: u32,
+        now_ms: i64,
+        reply: oneshot::Sender<Result<Vec<Day>>>,
+    },
+    Compact {
+        now_ms: i64,
+        reply: oneshot::Sender<Result<()>>,
+    },
     Shutdown,
 }
 
@@ -304,7 +315,10 @@ impl Actor {
         }
         pending.sort_by_key(|(seq, _)| *seq);
         if !pending.is_empty() {
-            tracing::info!(samples = pending.len(), "queued samples not yet evaluated by the alert engine are replayed");
+            tracing::info!(
+                samples = pending.len(),
+                "queued samples not yet evaluated by the alert engine are replayed"
+            );
         }
         for chunk in pending.chunks(REPLAY_CHUNK) {
             let last_seq = chunk.last().map_or(0, |(seq, _)| *seq);
@@ -439,10 +453,8 @@ impl Actor {
         let evaluated_through = self.evaluated_through;
         let p = self.partition(day)?;
         p.begin()?;
-        let inserted = p
-            .clear_queue(evaluated_through)
-            .and_then(|()| p.insert_queued(rows, now))
-            .and_then(|()| p.commit());
+        let inserted =
+            p.clear_queue(evaluated_through).and_then(|()| p.insert_queued(rows, now)).and_then(|()| p.commit());
         if inserted.is_err() {
             p.rollback(&dir);
         }

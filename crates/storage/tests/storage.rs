@@ -304,7 +304,11 @@ fn rusqlite_count(path: std::path::PathBuf, sql: &str) -> i64 {
     rusqlite::Connection::open(path).unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
-fn start_queueing(dir: &std::path::Path, now: i64, through: i64) -> (Writer, oxmon_storage::writer::EvaluationReceiver) {
+fn start_queueing(
+    dir: &std::path::Path,
+    now: i64,
+    through: i64,
+) -> (Writer, oxmon_storage::writer::EvaluationReceiver) {
     let (tx, rx) = oxmon_storage::writer::evaluation_channel(64);
     let config = WriterConfig {
         clock: Arc::new(move || now),

@@ -140,9 +140,7 @@ impl Management {
     /// number (see `Writer::write_queued`) was evaluated and its events are
     /// stored. 0 before the first evaluation.
     pub fn evaluation_cursor(&self) -> Result<i64> {
-        self.with(|c| {
-            c.query_row("SELECT coalesce(max(seq), 0) FROM evaluation_cursor", [], |r| r.get(0))
-        })
+        self.with(|c| c.query_row("SELECT coalesce(max(seq), 0) FROM evaluation_cursor", [], |r| r.get(0)))
     }
 
     /// [`Management::record_alert_events`], moving the evaluation cursor to
