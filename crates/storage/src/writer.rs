@@ -65,6 +65,10 @@ pub fn evaluation_channel(capacity: usize) -> (EvaluationSender, EvaluationRecei
     crossbeam_channel::bounded(capacity.max(1))
 }
 
+/// A sample as the partition takes it: series, time, value, and its
+/// sequence number when it is queued for the alert engine.
+type Row = (SeriesKey, i64, f64, Option<i64>);
+
 /// Samples in one replayed [`Evaluation`] at most.
 const REPLAY_CHUNK: usize = 10_000;
 
@@ -378,7 +382,7 @@ impl Actor {
 
     fn commit_group(&mut self, mut writes: Vec<PendingWrite>) {
         let started = Instant::now();
-        let mut by_day: BTreeMap<Day, Vec<(SeriesKey, i64, f64, Option<i64>)>> = BTreeMap::new();
+        let mut by_day: BTreeMap<Day, Vec<Row>> = BTreeMap::new();
         let mut total = 0;
         let mut evaluation = Evaluation { last_seq: 0, samples: Vec::new() };
         for w in &mut writes {
@@ -448,7 +452,7 @@ impl Actor {
         }
     }
 
-    fn commit_day(&mut self, day: Day, rows: Vec<(SeriesKey, i64, f64, Option<i64>)>, now: i64) -> Result<()> {
+    fn commit_day(&mut self, day: Day, rows: Vec<Row>, now: i64) -> Result<()> {
         let dir = self.dir.clone();
         let evaluated_through = self.evaluated_through;
         let p = self.partition(day)?;
