@@ -12,7 +12,7 @@ use oxmon_common::metric::Labels;
 use oxmon_common::rule::Severity;
 
 use crate::eval::{self, Firing, Subject};
-use crate::rule::{Compiled, Rule, RuleError, secs_to_ms};
+use crate::rule::{AgentMatcher, Compiled, Rule, RuleError, secs_to_ms};
 use crate::window::{Inserted, Sample, Window};
 use crate::{Event, EventKind, Point};
 
@@ -221,6 +221,18 @@ impl Engine {
         self.rules.len()
     }
 
+    /// Which (metric, agent) pairs the current rules consume, as a
+    /// standalone filter: callers can drop the points no rule can match
+    /// before queueing them for [`Engine::observe`]. Taken again after
+    /// every rule change.
+    pub fn watch(&self) -> Watch {
+        let mut by_metric: HashMap<String, Vec<AgentMatcher>> = HashMap::new();
+        for state in &self.rules {
+            by_metric.entry(state.compiled.metric.clone()).or_default().push(state.compiled.agents.clone());
+        }
+        Watch { by_metric }
+    }
+
     /// Number of series the engine holds state for, over all rules.
     pub fn series_count(&self) -> usize {
         self.rules.iter().flat_map(|s| s.series.values()).map(HashMap::len).sum()
@@ -234,6 +246,26 @@ impl Engine {
             .filter(|s| s.rule.id == rule_id)
             .filter_map(|s| s.series.get(agent_id)?.get(labels))
             .any(|s| s.active.is_some())
+    }
+}
+
+/// The (metric, agent) pairs some rule of an [`Engine`] consumes; see
+/// [`Engine::watch`].
+#[derive(Clone, Debug, Default)]
+pub struct Watch {
+    by_metric: HashMap<String, Vec<AgentMatcher>>,
+}
+
+impl Watch {
+    /// Whether some rule would evaluate a point of `metric` from `agent_id`
+    /// (the engine ignores every other point).
+    pub fn matches(&self, metric: &str, agent_id: &str) -> bool {
+        self.by_metric.get(metric).is_some_and(|agents| agents.iter().any(|a| a.matches(agent_id)))
+    }
+
+    /// Whether no rule watches anything.
+    pub fn is_empty(&self) -> bool {
+        self.by_metric.is_empty()
     }
 }
 

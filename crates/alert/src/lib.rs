@@ -68,7 +68,7 @@ mod window;
 use oxmon_common::metric::Labels;
 use oxmon_common::rule::Severity;
 
-pub use engine::{CERT_RECOVERY_EVALUATIONS, Engine, Limits, RECOVERY_EVALUATIONS};
+pub use engine::{CERT_RECOVERY_EVALUATIONS, Engine, Limits, RECOVERY_EVALUATIONS, Watch};
 pub use rule::{Rule, RuleError};
 
 /// One ingested sample, borrowed from the caller's batch.

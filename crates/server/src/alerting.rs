@@ -1,49 +1,90 @@
-//! The alert path of the server: every stored sample goes through the rule
-//! engine (`oxmon-alert`); the events it emits are stored in the management
-//! database and then handed to the notification pipeline (`oxmon-notify`),
-//! whose per-channel outcomes are written back as notification logs.
+//! The alert path of the server: every stored sample some rule watches goes
+//! through the rule engine (`oxmon-alert`); the events it emits are stored
+//! in the management database and then handed to the notification pipeline
+//! (`oxmon-notify`), whose per-channel outcomes are written back as
+//! notification logs.
+//!
+//! Evaluation is off the acknowledgement path. Ingest marks the samples some
+//! rule watches ([`Alerting::marks`]); the storage writer commits them
+//! with a sequence number in a queue inside the same transaction, and after
+//! the commit hands them, in commit order, to the engine's own thread
+//! ([`evaluate`]). The recorder stores each evaluation's events together
+//! with the sequence number evaluated through (`evaluation_cursor` in
+//! `cert.db`), in one transaction. At start the writer replays the queued
+//! samples after that cursor. So a sample's evaluation counts exactly when
+//! its events are stored: a crash loses none (the queue is as durable as the
+//! sample) and a restart evaluates none twice (the cursor moved with the
+//! events). What is not kept across a restart is the engine's state
+//! (windows, active alerts), as before.
 //!
 //! Rules, channels, silence windows and the aggregation window are
 //! reloaded from the database whenever the REST API changes them, before
 //! the API answers; the engine keeps the state of every rule that did not
 //! change.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
-use oxmon_alert::{Engine, Event, EventKind, Point, Rule};
+use oxmon_alert::{Engine, Event, EventKind, Point, Rule, Watch};
 use oxmon_common::rule::{RuleConfig, Severity};
 use oxmon_common::settings;
 use oxmon_common::silence::Window;
 use oxmon_notify::{
     Alert, AlertStatus, ChannelEntry, HttpClient, LogSink, NetConfig, NotificationLog, Notifier, SilenceEntry,
 };
-use oxmon_storage::Sample;
 use oxmon_storage::management::{
     AlertEvent, ChannelRecord, EventWrite, Management, NotificationLogRecord, RuleRecord, STATUS_OPEN, STATUS_RESOLVED,
 };
+use oxmon_storage::writer::{Evaluation, EvaluationReceiver, EvaluationSender, evaluation_channel};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::state::ClockHandle;
 use crate::telemetry::Telemetry;
 
-/// Engine events waiting to be stored and notified (batches of one
-/// evaluation); beyond this, events are dropped and counted.
+/// Evaluations waiting to be stored and notified; when full the engine's
+/// thread waits (no event is dropped).
 const EVENT_QUEUE: usize = 4096;
+
+/// Commit groups waiting for the engine; when full the storage writer
+/// waits, which bounds the engine's backlog.
+const EVALUATION_QUEUE: usize = 256;
+
+/// An evaluation that produced no event moves the stored cursor at most
+/// this often (one `cert.db` transaction); one with events moves it at once.
+const CURSOR_PERIOD: Duration = Duration::from_secs(1);
+
+/// A sequence number no writer uses: tells the engine's thread to stop.
+const STOP_SEQ: i64 = i64::MIN;
 
 /// The rule engine and the notifier, with their reload paths.
 #[derive(Debug)]
 pub struct Alerting {
-    engine: Mutex<Engine>,
+    engine: Arc<Mutex<Engine>>,
+    /// What the rules watch, read by ingest without taking the engine lock.
+    watch: RwLock<Arc<Watch>>,
     notifier: Notifier,
     http: HttpClient,
     events: mpsc::Sender<Recorded>,
-    telemetry: Arc<Telemetry>,
+    /// Our end of the engine's feed, for the stop message.
+    feed: EvaluationSender,
+    evaluator: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The stored evaluation cursor.
+    cursor: Arc<AtomicI64>,
+}
+
+/// What the storage writer needs to feed the engine: the feed, and the
+/// stored cursor (queued samples after it are replayed).
+#[derive(Debug)]
+pub struct Feed {
+    pub evaluations: EvaluationSender,
+    pub evaluated_through: i64,
 }
 
 /// What the recorder task receives.
 enum Recorded {
-    Events(Vec<Event>),
+    /// The events of the queued samples up to sequence number `through`.
+    Evaluated { events: Vec<Event>, through: i64 },
     /// Everything queued before this is stored and submitted; answer and stop.
     Stop(oneshot::Sender<()>),
 }
@@ -56,45 +97,64 @@ impl Alerting {
         clock: ClockHandle,
         telemetry: Arc<Telemetry>,
         net: NetConfig,
-    ) -> anyhow::Result<Alerting> {
+    ) -> anyhow::Result<(Alerting, Feed)> {
         let http = HttpClient::new(net)?;
         let sink = Arc::new(DbLogSink { management: management.clone(), telemetry: telemetry.clone() });
         let notifier_clock = clock.clone();
         let notifier = Notifier::start(sink, Arc::new(move || notifier_clock.now_ms()));
+        let m = management.clone();
+        let evaluated_through = tokio::task::spawn_blocking(move || m.evaluation_cursor()).await??;
+        let cursor = Arc::new(AtomicI64::new(evaluated_through));
         let (events, rx) = mpsc::channel(EVENT_QUEUE);
-        tokio::spawn(record_events(rx, management.clone(), notifier.clone(), telemetry.clone(), clock));
-        let alerting = Alerting { engine: Mutex::new(Engine::default()), notifier, http, events, telemetry };
+        tokio::spawn(record_events(
+            rx,
+            management.clone(),
+            notifier.clone(),
+            telemetry.clone(),
+            clock.clone(),
+            cursor.clone(),
+        ));
+        let (feed, feed_rx) = evaluation_channel(EVALUATION_QUEUE);
+        let engine = Arc::new(Mutex::new(Engine::default()));
+        let evaluator = {
+            let (engine, events) = (engine.clone(), events.clone());
+            std::thread::Builder::new()
+                .name("oxmon-alert".into())
+                .spawn(move || evaluate(feed_rx, &engine, &events, &telemetry, &clock))?
+        };
+        let alerting = Alerting {
+            engine,
+            watch: RwLock::new(Arc::new(Watch::default())),
+            notifier,
+            http,
+            events,
+            feed: feed.clone(),
+            evaluator: Mutex::new(Some(evaluator)),
+            cursor,
+        };
         alerting.reload_rules(&management).await?;
         alerting.reload_notifications(&management).await?;
-        Ok(alerting)
+        Ok((alerting, Feed { evaluations: feed, evaluated_through }))
     }
 
-    /// Evaluates stored samples; events go to the recorder. Never blocks
-    /// on IO.
-    pub fn observe(&self, samples: &[Sample], now_ms: i64) {
-        let mut events = Vec::new();
-        {
-            let mut engine = lock(&self.engine);
-            for s in samples {
-                let point = Point {
-                    agent_id: &s.agent_id,
-                    metric: &s.metric_name,
-                    labels: &s.labels,
-                    timestamp_ms: s.timestamp_ms,
-                    value: s.value,
-                };
-                events.extend(engine.observe(&point, now_ms));
-            }
+    /// For each sample, whether some rule watches it (what
+    /// `Writer::write_queued` takes).
+    pub fn marks(&self, samples: &[oxmon_storage::Sample]) -> Vec<bool> {
+        let watch = self.watch.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if watch.is_empty() {
+            return Vec::new();
         }
-        self.telemetry.rule_evaluations.inc_by(samples.len() as u64);
-        if events.is_empty() {
-            return;
-        }
-        let n = events.len() as u64;
-        if self.events.try_send(Recorded::Events(events)).is_err() {
-            self.telemetry.alert_events.get_or_create(&vec![("kind", "dropped")]).inc_by(n);
-            tracing::error!(events = n, "alert event queue full or closed; events dropped");
-        }
+        samples.iter().map(|s| watch.matches(&s.metric_name, &s.agent_id)).collect()
+    }
+
+    /// The stored evaluation cursor: queued samples up to it are evaluated.
+    pub fn evaluated_through(&self) -> i64 {
+        self.cursor.load(Ordering::Relaxed)
+    }
+
+    /// Commit groups waiting for the engine.
+    pub fn backlog(&self) -> usize {
+        self.feed.len()
     }
 
     /// Drops engine state of series that stopped reporting.
@@ -113,6 +173,7 @@ impl Alerting {
         for error in engine.set_rules_skip_invalid(rules) {
             tracing::warn!(%error, "alert rule skipped");
         }
+        *self.watch.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(engine.watch());
         Ok(engine.rule_count())
     }
 
@@ -181,9 +242,21 @@ impl Alerting {
         Err(report.error_message.unwrap_or_else(|| "the channel reported a failure".into()))
     }
 
-    /// Stops taking events, stores and notifies the queued ones, sends the
-    /// pending aggregates and waits for the sends in flight.
+    /// Evaluates what the writer has handed over so far (the callers must
+    /// have stopped writing), stores and notifies the queued events with the
+    /// cursor, sends the pending aggregates and waits for the sends in
+    /// flight. Queued samples not evaluated by then are replayed at the next
+    /// start.
     pub async fn shutdown(&self) {
+        let feed = self.feed.clone();
+        let evaluator = lock(&self.evaluator).take();
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = feed.send(Evaluation { last_seq: STOP_SEQ, samples: Vec::new() });
+            if let Some(thread) = evaluator {
+                let _ = thread.join();
+            }
+        })
+        .await;
         let (done, stopped) = oneshot::channel();
         if self.events.send(Recorded::Stop(done)).await.is_ok() {
             let _ = stopped.await;
@@ -217,17 +290,72 @@ fn engine_rule(r: RuleRecord) -> Option<Rule> {
     })
 }
 
-/// Stores each batch of events, then notifies them in order.
+/// The engine's thread: evaluates the writer's commit groups in order and
+/// hands each group's events, with its last sequence number, to the
+/// recorder (waiting while the recorder is behind). Stops at [`STOP_SEQ`]
+/// or when the recorder is gone.
+fn evaluate(
+    feed: EvaluationReceiver,
+    engine: &Mutex<Engine>,
+    events: &mpsc::Sender<Recorded>,
+    telemetry: &Telemetry,
+    clock: &ClockHandle,
+) {
+    while let Ok(Evaluation { last_seq, samples }) = feed.recv() {
+        if last_seq == STOP_SEQ {
+            return;
+        }
+        let now_ms = clock.now_ms();
+        let mut found = Vec::new();
+        {
+            let mut engine = lock(engine);
+            for s in &samples {
+                let point = Point {
+                    agent_id: &s.agent_id,
+                    metric: &s.metric_name,
+                    labels: &s.labels,
+                    timestamp_ms: s.timestamp_ms,
+                    value: s.value,
+                };
+                found.extend(engine.observe(&point, now_ms));
+            }
+        }
+        telemetry.rule_evaluations.inc_by(samples.len() as u64);
+        if events.blocking_send(Recorded::Evaluated { events: found, through: last_seq }).is_err() {
+            return;
+        }
+    }
+}
+
+/// Stores each batch of events with the evaluation cursor, then notifies
+/// them in order. An evaluation without events moves the stored cursor at
+/// most every [`CURSOR_PERIOD`], and at stop.
 async fn record_events(
     mut rx: mpsc::Receiver<Recorded>,
     management: Arc<Management>,
     notifier: Notifier,
     telemetry: Arc<Telemetry>,
     clock: ClockHandle,
+    cursor: Arc<AtomicI64>,
 ) {
     /// Events stored in one transaction at most (one commit, one fsync).
     const GROUP: usize = 4096;
-    while let Some(first) = rx.recv().await {
+    let mut through = cursor.load(Ordering::Relaxed);
+    let mut last_stored = Instant::now();
+    let mut tick = tokio::time::interval(CURSOR_PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let first = tokio::select! {
+            message = rx.recv() => message,
+            _ = tick.tick() => {
+                if through > cursor.load(Ordering::Relaxed) && last_stored.elapsed() >= CURSOR_PERIOD {
+                    store_and_submit(Vec::new(), through, &management, &notifier, &telemetry, &clock, &cursor).await;
+                    last_stored = Instant::now();
+                }
+                continue;
+            }
+        };
+        let Some(first) = first else { return };
         // Take whatever else is queued too: under a burst of events this
         // stores them in one transaction instead of one per batch.
         let mut events = Vec::new();
@@ -235,7 +363,10 @@ async fn record_events(
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
-                Recorded::Events(batch) => events.extend(batch),
+                Recorded::Evaluated { events: batch, through: seq } => {
+                    events.extend(batch);
+                    through = through.max(seq);
+                }
                 Recorded::Stop(done) => {
                     stop = Some(done);
                     break;
@@ -245,8 +376,11 @@ async fn record_events(
                 next = rx.try_recv().ok();
             }
         }
-        if !events.is_empty() {
-            store_and_submit(events, &management, &notifier, &telemetry, clock.now_ms() / 1000).await;
+        let cursor_due =
+            through > cursor.load(Ordering::Relaxed) && (stop.is_some() || last_stored.elapsed() >= CURSOR_PERIOD);
+        if !events.is_empty() || cursor_due {
+            store_and_submit(events, through, &management, &notifier, &telemetry, &clock, &cursor).await;
+            last_stored = Instant::now();
         }
         if let Some(done) = stop {
             let _ = done.send(());
@@ -255,16 +389,20 @@ async fn record_events(
     }
 }
 
-/// Stores events in `cert.db` (a reminder updates its alert's open event),
-/// then hands them to the notifier with their stored ids (they are notified
-/// even if storing failed). `now_s` (server clock) stamps `created_at` and
-/// `updated_at`; the events' own times are their samples'.
+/// Stores events in `cert.db` (a reminder updates its alert's open event)
+/// with the evaluation cursor `through`, then hands them to the notifier
+/// with their stored ids. A failed store is retried (the engine waits
+/// meanwhile): the cursor may only move with its events. The server clock
+/// stamps `created_at` and `updated_at`; the events' own times are their
+/// samples'.
 async fn store_and_submit(
     events: Vec<Event>,
+    through: i64,
     management: &Arc<Management>,
     notifier: &Notifier,
     telemetry: &Telemetry,
-    now_s: i64,
+    clock: &ClockHandle,
+    cursor: &AtomicI64,
 ) {
     let rows: Vec<EventWrite> = events
         .iter()
@@ -273,18 +411,20 @@ async fn store_and_submit(
             EventKind::Fired | EventKind::Recovered => EventWrite::Insert(stored_event(e)),
         })
         .collect();
-    let m = management.clone();
-    let stored = match tokio::task::spawn_blocking(move || m.record_alert_events(rows, now_s)).await {
-        Ok(Ok(stored)) => stored,
-        Ok(Err(error)) => {
-            tracing::error!(%error, "storing alert events failed; they are still notified");
-            Vec::new()
-        }
-        Err(error) => {
-            tracing::error!(%error, "storing alert events failed; they are still notified");
-            Vec::new()
-        }
+    let mut retry = Duration::from_millis(100);
+    let stored = loop {
+        let (m, rows) = (management.clone(), rows.clone());
+        let now_s = clock.now_ms() / 1000;
+        let error = match tokio::task::spawn_blocking(move || m.record_evaluation(rows, now_s, Some(through))).await {
+            Ok(Ok(stored)) => break stored,
+            Ok(Err(error)) => error.to_string(),
+            Err(error) => error.to_string(),
+        };
+        tracing::error!(%error, events = events.len(), "storing alert events failed; retrying (evaluation waits)");
+        tokio::time::sleep(retry).await;
+        retry = (retry * 2).min(Duration::from_secs(5));
     };
+    cursor.fetch_max(through, Ordering::Relaxed);
     for (i, e) in events.into_iter().enumerate() {
         telemetry.alert_events.get_or_create(&vec![("kind", e.kind.as_str())]).inc();
         let id = stored.get(i).map_or_else(|| format!("unsaved-{}-{}", e.rule_id, e.timestamp_ms), |s| s.id.clone());

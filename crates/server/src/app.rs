@@ -96,14 +96,10 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
     };
     let Prepared { management, records, jwt_key, initial_admin_password } = prepared;
     announce_admin(&config, initial_admin_password.as_deref());
-    let writer = Writer::start(WriterConfig { clock: clock.clone(), ..WriterConfig::new(&data_dir) })
-        .with_context(|| format!("starting storage in {}", data_dir.display()))?;
-
-    let grpc_addr = grpc_listener.local_addr()?;
-    let http_addr = http_listener.local_addr()?;
-
     let telemetry = Arc::new(Telemetry::new());
-    let alerting = Alerting::start(
+    // The engine first: the writer replays into it what an earlier run
+    // stored but had not evaluated.
+    let (alerting, feed) = Alerting::start(
         management.clone(),
         ClockHandle(clock.clone()),
         telemetry.clone(),
@@ -111,6 +107,16 @@ pub async fn start(config: ServerConfig, options: StartOptions) -> anyhow::Resul
     )
     .await
     .context("starting the alert engine and notifier")?;
+    let writer = Writer::start(WriterConfig {
+        clock: clock.clone(),
+        evaluations: Some(feed.evaluations),
+        evaluated_through: feed.evaluated_through,
+        ..WriterConfig::new(&data_dir)
+    })
+    .with_context(|| format!("starting storage in {}", data_dir.display()))?;
+
+    let grpc_addr = grpc_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
     let state = Arc::new(AppState {
         reader: Reader::new(&data_dir),
         writer,
@@ -305,7 +311,11 @@ async fn flush_agents_loop(state: Arc<AppState>, stopped: watch::Receiver<bool>)
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tick.tick() => flush_agents(&state).await,
+            _ = tick.tick() => {
+                flush_agents(&state).await;
+                // The queue rows the engine has evaluated may go.
+                state.writer.evaluated(state.alerting.evaluated_through());
+            }
             _ = wait_for(stopped.clone()) => return,
         }
     }

@@ -193,13 +193,12 @@ pub async fn store(
     now: i64,
 ) -> Result<(), oxmon_storage::Error> {
     let stored = samples.len() as u64;
-    // Evaluated before the write, which takes the samples: a batch that
-    // then fails to store is resent, and the engine ignores a resent
-    // sample it has seen.
-    state.alerting.observe(&samples, now);
     let started = Instant::now();
+    // The ack waits for the commit only: samples some rule watches are
+    // queued with them and evaluated after it (see `alerting.rs`).
     if !samples.is_empty() {
-        state.writer.write(samples).await?;
+        let queue = state.alerting.marks(&samples);
+        state.writer.write_queued(samples, queue).await?;
     }
     state.telemetry.commit_seconds.observe(started.elapsed().as_secs_f64());
     state.telemetry.ingest_samples.inc_by(stored);

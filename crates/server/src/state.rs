@@ -47,14 +47,14 @@ impl std::fmt::Debug for ClockHandle {
 
 impl AppState {
     /// Stores samples produced inside the server (the certificate checker's
-    /// results) on the path ingested ones take: evaluated by the alert
-    /// engine, then stored.
+    /// results) on the path ingested ones take: stored, with the ones some
+    /// rule watches queued for the alert engine.
     pub async fn record_internal(&self, samples: Vec<oxmon_storage::Sample>) -> Result<(), oxmon_storage::Error> {
         if samples.is_empty() {
             return Ok(());
         }
-        self.alerting.observe(&samples, self.clock.now_ms());
-        self.writer.write(samples).await.map(drop)
+        let queue = self.alerting.marks(&samples);
+        self.writer.write_queued(samples, queue).await.map(drop)
     }
 
     /// Reloads the alert rules after a change through the API. A failed

@@ -31,7 +31,9 @@ pub struct Telemetry {
     pub http_requests: Family<Label, Counter>,
     /// Samples run through the alert engine.
     pub rule_evaluations: Counter,
-    /// Alert events by kind (`fired`, `recovered`, `dropped`).
+    /// Commit groups stored but not yet evaluated by the alert engine.
+    pub alert_evaluation_backlog: Gauge,
+    /// Alert events by kind (`fired`, `reminder`, `recovered`).
     pub alert_events: Family<Label, Counter>,
     /// Channel sends by channel type and result (`success`, `failed`).
     pub notifications: Family<Label, Counter>,
@@ -49,6 +51,7 @@ impl Telemetry {
         let agents_known = Gauge::default();
         let http_requests = Family::<Label, Counter>::default();
         let rule_evaluations = Counter::default();
+        let alert_evaluation_backlog = Gauge::default();
         let alert_events = Family::<Label, Counter>::default();
         let notifications = Family::<Label, Counter>::default();
         registry.register("ingest_samples", "Samples stored and acknowledged", ingest_samples.clone());
@@ -72,6 +75,11 @@ impl Telemetry {
         registry.register("agents_known", "Agents that ever reported", agents_known.clone());
         registry.register("http_requests", "REST requests by status class", http_requests.clone());
         registry.register("rule_evaluations", "Samples evaluated by the alert engine", rule_evaluations.clone());
+        registry.register(
+            "alert_evaluation_backlog",
+            "Commit groups stored but not yet evaluated by the alert engine",
+            alert_evaluation_backlog.clone(),
+        );
         registry.register("alert_events", "Alert events by kind", alert_events.clone());
         registry.register("notifications", "Notification sends by channel type and result", notifications.clone());
         Self {
@@ -85,6 +93,7 @@ impl Telemetry {
             agents_known,
             http_requests,
             rule_evaluations,
+            alert_evaluation_backlog,
             alert_events,
             notifications,
         }

@@ -63,6 +63,15 @@ pub(crate) static MANAGEMENT_SCHEMA: Schema<()> = Schema {
                 )
             },
         },
+        Migration {
+            version: 3,
+            name: "evaluation_cursor: the last queued sample the alert engine evaluated",
+            up: |tx, _| {
+                tx.execute_batch(
+                    "CREATE TABLE evaluation_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);",
+                )
+            },
+        },
     ],
 };
 

@@ -24,8 +24,29 @@ use crate::migrations::{self, Migration, Schema};
 /// `migrations.rs`. Version 1's DDL below is frozen: changes are new steps.
 pub(crate) static PARTITION_SCHEMA: Schema<Day> = Schema {
     what: "partition",
-    migrations: &[Migration { version: 1, name: "series, head and samples tables, metrics view", up: create_v1 }],
+    migrations: &[
+        Migration { version: 1, name: "series, head and samples tables, metrics view", up: create_v1 },
+        Migration {
+            version: 2,
+            name: "eval_queue: samples committed for the alert engine, until it has evaluated them",
+            up: |tx, _| tx.execute_batch(EVAL_QUEUE),
+        },
+    ],
 };
+
+/// Samples some alert rule watches, appended in the transaction that stores
+/// them, in commit order (`seq`, global over all partitions): the alert
+/// engine evaluates them after the acknowledgement, and what it had not
+/// evaluated (its cursor in `cert.db` is older) is replayed at the next
+/// start. Rows at or below the cursor are deleted by later commits.
+const EVAL_QUEUE: &str = "
+CREATE TABLE eval_queue (
+    seq       INTEGER PRIMARY KEY,
+    series_id INTEGER NOT NULL,
+    ts        INTEGER NOT NULL,
+    value     REAL NOT NULL
+);
+";
 
 fn create_v1(tx: &Transaction<'_>, day: &Day) -> rusqlite::Result<()> {
     tx.execute_batch(SCHEMA)?;
@@ -133,6 +154,10 @@ pub(crate) struct WritePartition {
     /// Buckets that have rows in `head`.
     head_buckets: BTreeSet<i64>,
     compaction: Option<Compaction>,
+    /// Highest `eval_queue.seq` written (0: none).
+    queued_max: i64,
+    /// `eval_queue` rows at or below this were deleted.
+    queue_cleared: i64,
 }
 
 impl WritePartition {
@@ -160,7 +185,61 @@ impl WritePartition {
             let rows = stmt.query_map([], |r| r.get::<_, i64>(0)).map_err(read_err)?;
             rows.collect::<rusqlite::Result<BTreeSet<i64>>>().map_err(read_err)?
         };
-        Ok(Self { day, conn, series, max_series_id, head_buckets, compaction: None })
+        let queued_max: i64 =
+            conn.query_row("SELECT coalesce(max(seq), 0) FROM eval_queue", [], |r| r.get(0)).map_err(read_err)?;
+        Ok(Self { day, conn, series, max_series_id, head_buckets, compaction: None, queued_max, queue_cleared: 0 })
+    }
+
+    /// Highest sequence number in `eval_queue` (0 when it was never used).
+    pub fn queued_max(&self) -> i64 {
+        self.queued_max
+    }
+
+    /// The queued samples after `after`, in sequence order.
+    pub fn queued_after(&self, after: i64) -> Result<Vec<(i64, crate::Sample)>> {
+        let day = self.day;
+        let read_err = |source| Error::PartitionRead { day, source };
+        if self.queued_max <= after {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT q.seq, q.ts, q.value, s.agent_id, s.metric_name, s.labels
+                   FROM eval_queue q JOIN series s ON s.id = q.series_id
+                  WHERE q.seq > ?1 ORDER BY q.seq",
+            )
+            .map_err(read_err)?;
+        let rows = stmt
+            .query_map([after], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    crate::Sample {
+                        timestamp_ms: day.start_ms() + r.get::<_, i64>(1)?,
+                        value: r.get(2)?,
+                        agent_id: r.get(3)?,
+                        metric_name: r.get(4)?,
+                        labels: parse_labels(&r.get::<_, String>(5)?),
+                    },
+                ))
+            })
+            .map_err(read_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(read_err)
+    }
+
+    /// Deletes the `eval_queue` rows at or below `through` (evaluated), inside
+    /// the caller's open transaction; nothing when there are none.
+    pub fn clear_queue(&mut self, through: i64) -> Result<()> {
+        if through <= self.queue_cleared {
+            return Ok(());
+        }
+        let day = self.day;
+        self.conn
+            .prepare_cached("DELETE FROM eval_queue WHERE seq <= ?1")
+            .and_then(|mut s| s.execute([through]))
+            .map_err(|source| Error::PartitionWrite { day, source })?;
+        self.queue_cleared = through;
+        Ok(())
     }
 
     pub fn begin(&mut self) -> Result<()> {
@@ -192,6 +271,12 @@ impl WritePartition {
     /// twin still waiting in `head`. Rows are inserted in key order, which
     /// keeps each transaction walking the b-tree forwards.
     pub fn insert_all(&mut self, rows: Vec<(SeriesKey, i64, f64)>, now_ms: i64) -> Result<()> {
+        self.insert_queued(rows.into_iter().map(|(k, ts, v)| (k, ts, v, None)).collect(), now_ms)
+    }
+
+    /// [`WritePartition::insert_all`], where a row with a sequence number is
+    /// also appended to `eval_queue` under that number.
+    pub fn insert_queued(&mut self, rows: Vec<(SeriesKey, i64, f64, Option<i64>)>, now_ms: i64) -> Result<()> {
         let day = self.day;
         let write_err = |source| Error::PartitionWrite { day, source };
         let mut keyed: Vec<(i64, i64, f64)> = Vec::with_capacity(rows.len());
@@ -200,7 +285,11 @@ impl WritePartition {
                 .conn
                 .prepare_cached("INSERT INTO series (agent_id, metric_name, labels) VALUES (?1, ?2, ?3)")
                 .map_err(write_err)?;
-            for (key, ts_ms, value) in rows {
+            let mut queue = self
+                .conn
+                .prepare_cached("INSERT INTO eval_queue (seq, series_id, ts, value) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(write_err)?;
+            for (key, ts_ms, value, seq) in rows {
                 let series_id = match self.series.get(&key) {
                     Some(&id) => id,
                     None => {
@@ -213,6 +302,10 @@ impl WritePartition {
                         id
                     }
                 };
+                if let Some(seq) = seq {
+                    queue.execute(params![seq, series_id, day.offset_ms(ts_ms), value]).map_err(write_err)?;
+                    self.queued_max = self.queued_max.max(seq);
+                }
                 keyed.push((series_id, day.offset_ms(ts_ms), value));
             }
         }

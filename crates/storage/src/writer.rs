@@ -35,7 +35,42 @@ pub struct WriterConfig {
     /// A commit group stops taking more writes once it holds this many samples.
     pub max_group_samples: usize,
     pub clock: Clock,
+    /// Where committed samples that were queued for the alert engine go
+    /// (see [`Writer::write_queued`]), in commit order; `None`: nowhere.
+    pub evaluations: Option<Sender<Evaluation>>,
+    /// The alert engine's cursor: queued samples up to this sequence number
+    /// were evaluated. The ones after it, left by an earlier run, are sent
+    /// to `evaluations` first, and new ones are numbered after it.
+    pub evaluated_through: i64,
 }
+
+/// Samples queued for the alert engine, committed, in commit order; the last
+/// has sequence number `last_seq` (each message continues the previous one,
+/// numbers may skip).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    pub last_seq: i64,
+    pub samples: Vec<Sample>,
+}
+
+/// The sending end of the writer's feed of the alert engine.
+pub type EvaluationSender = Sender<Evaluation>;
+/// The receiving end: the alert engine's thread reads it in order.
+pub type EvaluationReceiver = Receiver<Evaluation>;
+
+/// A feed for [`WriterConfig::evaluations`] holding up to `capacity`
+/// commit groups; when it is full the writer waits, so the engine's backlog
+/// is bounded.
+pub fn evaluation_channel(capacity: usize) -> (EvaluationSender, EvaluationReceiver) {
+    crossbeam_channel::bounded(capacity.max(1))
+}
+
+/// A sample as the partition takes it: series, time, value, and its
+/// sequence number when it is queued for the alert engine.
+type Row = (SeriesKey, i64, f64, Option<i64>);
+
+/// Samples in one replayed [`Evaluation`] at most.
+const REPLAY_CHUNK: usize = 10_000;
 
 impl WriterConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
@@ -44,6 +79,8 @@ impl WriterConfig {
             queue_capacity: 4096,
             max_group_samples: 50_000,
             clock: Arc::new(system_now_ms),
+            evaluations: None,
+            evaluated_through: 0,
         }
     }
 }
@@ -54,6 +91,8 @@ impl std::fmt::Debug for WriterConfig {
             .field("data_dir", &self.data_dir)
             .field("queue_capacity", &self.queue_capacity)
             .field("max_group_samples", &self.max_group_samples)
+            .field("evaluations", &self.evaluations.is_some())
+            .field("evaluated_through", &self.evaluated_through)
             .finish_non_exhaustive()
     }
 }
@@ -81,9 +120,22 @@ pub struct WriterStats {
 }
 
 enum Command {
-    Write { samples: Vec<Sample>, reply: oneshot::Sender<Result<WriteReport>> },
-    Retain { retention_days: u32, now_ms: i64, reply: oneshot::Sender<Result<Vec<Day>>> },
-    Compact { now_ms: i64, reply: oneshot::Sender<Result<()>> },
+    /// `queue[i]`: sample `i` goes to the alert engine too (empty: none does).
+    Write {
+        samples: Vec<Sample>,
+        queue: Vec<bool>,
+        reply: oneshot::Sender<Result<WriteReport>>,
+    },
+    Evaluated(i64),
+    Retain {
+        retention_days: u32,
+        now_ms: i64,
+        reply: oneshot::Sender<Result<Vec<Day>>>,
+    },
+    Compact {
+        now_ms: i64,
+        reply: oneshot::Sender<Result<()>>,
+    },
     Shutdown,
 }
 
@@ -100,6 +152,7 @@ impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Command::Write { samples, .. } => write!(f, "Write({} samples)", samples.len()),
+            Command::Evaluated(seq) => write!(f, "Evaluated({seq})"),
             Command::Retain { retention_days, .. } => write!(f, "Retain({retention_days} days)"),
             Command::Compact { .. } => write!(f, "Compact"),
             Command::Shutdown => write!(f, "Shutdown"),
@@ -127,12 +180,30 @@ impl Writer {
     /// Samples must have finite values and timestamps in the years
     /// 0000..=9999; otherwise nothing is written and the error says which.
     pub async fn write(&self, samples: Vec<Sample>) -> Result<WriteReport> {
+        self.write_queued(samples, Vec::new()).await
+    }
+
+    /// [`Writer::write`], where the samples `queue` marks (`queue[i]` for
+    /// `samples[i]`; missing entries are false) are also queued for the
+    /// alert engine in the same transaction: after the commit they are sent
+    /// to [`WriterConfig::evaluations`] in commit order, and until the
+    /// engine reports them evaluated ([`Writer::evaluated`]) they are kept
+    /// on disk, so a restart replays them.
+    pub async fn write_queued(&self, samples: Vec<Sample>, queue: Vec<bool>) -> Result<WriteReport> {
         if let Some(bad) = samples.iter().find(|s| Day::of_ms(s.timestamp_ms).is_none()) {
             return Err(Error::TimestampOutOfRange(bad.timestamp_ms));
         }
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Write { samples, reply })?;
+        self.send(Command::Write { samples, queue, reply })?;
         rx.await.map_err(|_| Error::WriterGone)?
+    }
+
+    /// The alert engine has durably recorded the evaluation of every queued
+    /// sample up to `seq`: their queue rows may go (they are deleted by
+    /// later commits). Never blocks; a report lost to a full queue is
+    /// covered by the next one.
+    pub fn evaluated(&self, seq: i64) {
+        let _ = self.tx.try_send(Command::Evaluated(seq));
     }
 
     /// Deletes the partitions older than `retention_days` before the day of
@@ -190,10 +261,21 @@ struct Actor {
     max_group_samples: usize,
     partitions: HashMap<Day, (WritePartition, Instant)>,
     stats: Arc<WriterStats>,
+    evaluations: Option<Sender<Evaluation>>,
+    /// Whether an engine was configured: queued samples are kept on disk
+    /// (even once it stopped, for the next start).
+    queueing: bool,
+    /// Queued samples of an earlier run not yet evaluated, sent first.
+    replay: Vec<Evaluation>,
+    /// Sequence number of the next queued sample.
+    next_seq: i64,
+    /// The engine's cursor: queue rows up to here may be deleted.
+    evaluated_through: i64,
 }
 
 struct PendingWrite {
     samples: Vec<Sample>,
+    queue: Vec<bool>,
     reply: oneshot::Sender<Result<WriteReport>>,
 }
 
@@ -206,21 +288,54 @@ impl Actor {
             max_group_samples: config.max_group_samples.max(1),
             partitions: HashMap::new(),
             stats,
+            queueing: config.evaluations.is_some(),
+            evaluations: config.evaluations,
+            replay: Vec::new(),
+            next_seq: config.evaluated_through.max(0) + 1,
+            evaluated_through: config.evaluated_through,
         };
         // Reopen partitions that still hold uncompacted samples (a previous
-        // run stopped before their buckets were moved).
+        // run stopped before their buckets were moved). Collect the queued
+        // samples the engine had not evaluated, and drop the evaluated ones.
         let now = (actor.clock)();
+        let mut pending = Vec::new();
         for info in list_partitions(&actor.dir)? {
-            let p = WritePartition::open(&actor.dir, info.day)?;
+            let mut p = WritePartition::open(&actor.dir, info.day)?;
+            actor.next_seq = actor.next_seq.max(p.queued_max() + 1);
+            if actor.queueing {
+                pending.extend(p.queued_after(actor.evaluated_through)?);
+            }
+            if p.queued_max() > 0 {
+                p.begin()?;
+                let cleared = p.clear_queue(actor.evaluated_through).and_then(|()| p.commit());
+                if cleared.is_err() {
+                    p.rollback(&actor.dir);
+                }
+                cleared?;
+            }
             if p.has_head_rows() {
                 actor.partitions.insert(info.day, (p, Instant::now()));
             }
+        }
+        pending.sort_by_key(|(seq, _)| *seq);
+        if !pending.is_empty() {
+            tracing::info!(
+                samples = pending.len(),
+                "queued samples not yet evaluated by the alert engine are replayed"
+            );
+        }
+        for chunk in pending.chunks(REPLAY_CHUNK) {
+            let last_seq = chunk.last().map_or(0, |(seq, _)| *seq);
+            actor.replay.push(Evaluation { last_seq, samples: chunk.iter().map(|(_, s)| s.clone()).collect() });
         }
         tracing::debug!(open = actor.partitions.len(), now, "storage writer ready");
         Ok(actor)
     }
 
     fn run(&mut self) {
+        for evaluation in std::mem::take(&mut self.replay) {
+            self.send_evaluation(evaluation);
+        }
         loop {
             let now = (self.clock)();
             let busy = self.partitions.values().any(|(p, _)| p.needs_compaction(now));
@@ -235,10 +350,11 @@ impl Actor {
             let mut next = first;
             while let Some(cmd) = next.take() {
                 match cmd {
-                    Command::Write { samples, reply } => {
+                    Command::Write { samples, queue, reply } => {
                         group_samples += samples.len();
-                        writes.push(PendingWrite { samples, reply });
+                        writes.push(PendingWrite { samples, queue, reply });
                     }
+                    Command::Evaluated(seq) => self.evaluated_through = self.evaluated_through.max(seq),
                     other => others.push(other),
                 }
                 if group_samples < self.max_group_samples && others.is_empty() {
@@ -257,7 +373,7 @@ impl Actor {
                         let _ = reply.send(self.compact_all(now_ms));
                     }
                     Command::Shutdown => return,
-                    Command::Write { .. } => {}
+                    Command::Write { .. } | Command::Evaluated(_) => {}
                 }
             }
             self.compaction_step((self.clock)());
@@ -266,11 +382,13 @@ impl Actor {
 
     fn commit_group(&mut self, mut writes: Vec<PendingWrite>) {
         let started = Instant::now();
-        let mut by_day: BTreeMap<Day, Vec<(SeriesKey, i64, f64)>> = BTreeMap::new();
+        let mut by_day: BTreeMap<Day, Vec<Row>> = BTreeMap::new();
         let mut total = 0;
+        let mut evaluation = Evaluation { last_seq: 0, samples: Vec::new() };
         for w in &mut writes {
             total += w.samples.len();
-            for s in w.samples.drain(..) {
+            let queue = std::mem::take(&mut w.queue);
+            for (i, s) in w.samples.drain(..).enumerate() {
                 // Checked in `Writer::write`; anything else is skipped rather
                 // than failing the whole group.
                 let Some(day) = Day::of_ms(s.timestamp_ms) else {
@@ -279,8 +397,17 @@ impl Actor {
                 if !s.value.is_finite() {
                     continue;
                 }
+                let seq = if queue.get(i).copied().unwrap_or(false) && self.queueing {
+                    let seq = self.next_seq;
+                    self.next_seq += 1;
+                    evaluation.last_seq = seq;
+                    evaluation.samples.push(s.clone());
+                    Some(seq)
+                } else {
+                    None
+                };
                 let key = SeriesKey { agent_id: s.agent_id, metric_name: s.metric_name, labels: s.labels };
-                by_day.entry(day).or_default().push((key, s.timestamp_ms, s.value));
+                by_day.entry(day).or_default().push((key, s.timestamp_ms, s.value, seq));
             }
         }
         let now = (self.clock)();
@@ -292,6 +419,11 @@ impl Actor {
                 self.stats.last_group_failed.store(false, Ordering::Relaxed);
                 let report =
                     WriteReport { group_writes: writes.len(), group_samples: total, commit_time: started.elapsed() };
+                // Handed over before the answers, so whatever a caller has
+                // seen acknowledged is already in the engine's feed.
+                if !evaluation.samples.is_empty() {
+                    self.send_evaluation(evaluation);
+                }
                 for w in writes {
                     let _ = w.reply.send(Ok(report));
                 }
@@ -308,11 +440,25 @@ impl Actor {
         }
     }
 
-    fn commit_day(&mut self, day: Day, rows: Vec<(SeriesKey, i64, f64)>, now: i64) -> Result<()> {
+    /// Hands committed samples to the alert engine, in commit order. Blocks
+    /// while its feed is full, so the engine's backlog stays bounded (the
+    /// acks of that group wait too); without an engine, drops them (they
+    /// stay queued on disk for the next start).
+    fn send_evaluation(&mut self, evaluation: Evaluation) {
+        let Some(tx) = &self.evaluations else { return };
+        if tx.send(evaluation).is_err() {
+            tracing::warn!("the alert engine stopped; queued samples stay on disk for the next start");
+            self.evaluations = None;
+        }
+    }
+
+    fn commit_day(&mut self, day: Day, rows: Vec<Row>, now: i64) -> Result<()> {
         let dir = self.dir.clone();
+        let evaluated_through = self.evaluated_through;
         let p = self.partition(day)?;
         p.begin()?;
-        let inserted = p.insert_all(rows, now).and_then(|()| p.commit());
+        let inserted =
+            p.clear_queue(evaluated_through).and_then(|()| p.insert_queued(rows, now)).and_then(|()| p.commit());
         if inserted.is_err() {
             p.rollback(&dir);
         }

@@ -416,16 +416,27 @@ fn todays_data_dir_is_upgraded_and_every_object_survives() {
     drop(writer);
 
     // Stamped and migrated: cert.db to the latest version (step 2 added an
-    // index), the partitions stay at version 1.
+    // index, step 3 the evaluation cursor), the partitions to version 2
+    // (the alert engine's queue).
     assert_eq!(user_version(&dir.join("cert.db")), oxmon_storage::management_schema_version());
-    assert_eq!(oxmon_storage::management_schema_version(), 2);
+    assert_eq!(oxmon_storage::management_schema_version(), 3);
+    assert_eq!(oxmon_storage::partition_schema_version(), 2);
     assert!(has_index(&dir.join("cert.db"), "alert_events_series"), "step 2 ran");
     for f in &DB_FILES[1..] {
         assert_eq!(user_version(&dir.join(f)), oxmon_storage::partition_schema_version());
     }
-    // Every row of every table is unchanged.
+    // Every row of every table is unchanged; the tables the steps added are
+    // empty.
     let after: Vec<_> = DB_FILES.iter().map(|f| dump(&dir.join(f))).collect();
-    assert_eq!(before, after);
+    let added = ["eval_queue", "evaluation_cursor"];
+    for tables in &after {
+        assert!(tables.iter().filter(|(t, _)| added.contains(&t.as_str())).all(|(_, rows)| rows.is_empty()));
+    }
+    let kept: Vec<Vec<_>> = after
+        .iter()
+        .map(|tables| tables.iter().filter(|(t, _)| !added.contains(&t.as_str())).cloned().collect())
+        .collect();
+    assert_eq!(before, kept);
 
     // And every object reads back through today's API.
     let user = m.user_by_name("admin").unwrap().unwrap();
@@ -497,7 +508,7 @@ fn todays_data_dir_is_upgraded_and_every_object_survives() {
     drop(Management::open(&dir).unwrap());
     drop(start_writer(&dir).unwrap());
     assert_eq!(DB_FILES.iter().map(|f| dump(&dir.join(f))).collect::<Vec<_>>(), after);
-    assert_eq!(user_version(&dir.join("cert.db")), 2);
+    assert_eq!(user_version(&dir.join("cert.db")), 3);
     assert_eq!(DB_FILES.iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect::<Vec<_>>(), again);
 }
 
@@ -540,9 +551,10 @@ fn each_applied_step_logs_one_info_line_and_a_current_file_logs_none() {
         lines.into_iter().filter(|l| l.contains("oxmon_storage::migrations")).collect()
     };
     let lines = migrations(logs_of(|| drop(Management::open(&dir).unwrap())));
-    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(lines[0].contains("INFO") && lines[0].contains("recognised as schema version 1"), "{lines:?}");
     assert!(lines[1].contains("INFO") && lines[1].contains("migrated to schema version 2"), "{lines:?}");
+    assert!(lines[2].contains("INFO") && lines[2].contains("migrated to schema version 3"), "{lines:?}");
     assert!(lines.iter().all(|l| l.contains("cert.db")), "{lines:?}");
     assert!(logs_of(|| drop(Management::open(&dir).unwrap())).is_empty(), "nothing to do, nothing logged");
     let fresh = tempfile::tempdir().unwrap();
@@ -574,11 +586,11 @@ fn a_database_newer_than_this_build_is_refused_and_left_untouched() {
     let bytes = std::fs::read(&cert).unwrap();
     let err = Management::open(&dir).unwrap_err();
     assert!(
-        matches!(&err, oxmon_storage::Error::NewerSchema { found: 99, known: 2, path, .. } if *path == cert),
+        matches!(&err, oxmon_storage::Error::NewerSchema { found: 99, known: 3, path, .. } if *path == cert),
         "{err:?}"
     );
     let msg = err.to_string();
-    assert!(msg.contains(&cert.display().to_string()) && msg.contains("99") && msg.contains("up to 2"), "{msg}");
+    assert!(msg.contains(&cert.display().to_string()) && msg.contains("99") && msg.contains("up to 3"), "{msg}");
     assert_eq!(std::fs::read(&cert).unwrap(), bytes, "not written to");
     assert_eq!(user_version(&cert), 99);
 
@@ -587,7 +599,7 @@ fn a_database_newer_than_this_build_is_refused_and_left_untouched() {
     let bytes = std::fs::read(&part).unwrap();
     let err = start_writer(&dir).unwrap_err();
     assert!(
-        matches!(&err, oxmon_storage::Error::NewerSchema { found: 7, known: 1, path, .. } if *path == part),
+        matches!(&err, oxmon_storage::Error::NewerSchema { found: 7, known: 2, path, .. } if *path == part),
         "{err:?}"
     );
     assert!(err.to_string().starts_with("partition "), "{err}");

@@ -699,3 +699,23 @@ fn one_point_is_evaluated_by_every_matching_rule_in_order() {
     let ids: Vec<String> = run(&mut engine, &[(0, 95.0)]).into_iter().map(|e| e.rule_id).collect();
     assert_eq!(ids, ["b", "a"]);
 }
+
+#[test]
+fn the_watch_matches_exactly_the_points_some_rule_evaluates() {
+    let mut web = rule("web", threshold(Operator::GreaterThan, 0.0, 0));
+    web.agent_pattern = "web-*".into();
+    let mut engine = Engine::new(vec![web]).unwrap();
+    let watch = engine.watch();
+    assert!(watch.matches(METRIC, "web-1"));
+    assert!(!watch.matches(METRIC, "db-1"), "the agent pattern is applied");
+    assert!(!watch.matches("other.metric", "web-1"), "other metrics are not watched");
+    // The filter agrees with the engine: a watched point is evaluated (and
+    // fires), an unwatched one is not.
+    let labels = Labels::new();
+    assert_eq!(feed(&mut engine, "db-1", &labels, 0, 0, 5.0).len(), 0);
+    assert_eq!(feed(&mut engine, "web-1", &labels, 0, 0, 5.0).len(), 1);
+
+    engine.set_rules(Vec::new()).unwrap();
+    assert!(engine.watch().is_empty());
+    assert!(!engine.watch().matches(METRIC, "web-1"));
+}

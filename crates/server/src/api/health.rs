@@ -65,5 +65,6 @@ pub async fn prometheus(state: AppStateRef) -> impl IntoResponse {
     t.agents_active.set(active as i64);
     t.agents_known.set(agents.len() as i64);
     t.writer_queue_depth.set(state.writer.queue_depth() as i64);
+    t.alert_evaluation_backlog.set(state.alerting.backlog() as i64);
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], t.render())
 }

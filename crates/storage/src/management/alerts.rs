@@ -133,8 +133,34 @@ impl Management {
     /// stored (a reminder: the updated event, with its id). A recovery
     /// closes its series' open and acknowledged events up to its time.
     pub fn record_alert_events(&self, writes: Vec<EventWrite>, now_s: i64) -> Result<Vec<AlertEvent>> {
+        self.record_evaluation(writes, now_s, None)
+    }
+
+    /// The alert engine's cursor: every queued sample up to this sequence
+    /// number (see `Writer::write_queued`) was evaluated and its events are
+    /// stored. 0 before the first evaluation.
+    pub fn evaluation_cursor(&self) -> Result<i64> {
+        self.with(|c| c.query_row("SELECT coalesce(max(seq), 0) FROM evaluation_cursor", [], |r| r.get(0)))
+    }
+
+    /// [`Management::record_alert_events`], moving the evaluation cursor to
+    /// `through` (never backwards) in the same transaction, so the events
+    /// of a sample are stored exactly when the sample counts as evaluated.
+    pub fn record_evaluation(
+        &self,
+        writes: Vec<EventWrite>,
+        now_s: i64,
+        through: Option<i64>,
+    ) -> Result<Vec<AlertEvent>> {
         self.with(|c| {
             let tx = c.transaction()?;
+            if let Some(seq) = through {
+                tx.prepare_cached(
+                    "INSERT INTO evaluation_cursor (id, seq) VALUES (1, ?1)
+                       ON CONFLICT (id) DO UPDATE SET seq = max(seq, excluded.seq)",
+                )?
+                .execute([seq])?;
+            }
             let mut out = Vec::with_capacity(writes.len());
             {
                 let mut stmt = tx.prepare_cached(&format!(
