@@ -513,32 +513,36 @@ fn todays_data_dir_is_upgraded_and_every_object_survives() {
 }
 
 /// Log output of `f` (on this thread) at INFO and above.
+///
+/// One global subscriber for the whole test binary writes each thread's lines to that thread's
+/// buffer. (A scoped `with_default` subscriber lost events now and then: a test thread without one,
+/// hitting the same callsites at the same moment, could leave them cached as disabled.)
 fn logs_of(f: impl FnOnce()) -> Vec<String> {
-    #[derive(Clone, Default)]
-    struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    struct ThreadBuf;
+    impl std::io::Write for ThreadBuf {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
+            BUF.with(|buf| buf.borrow_mut().extend_from_slice(b));
             Ok(b.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
     }
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        // Another test thread may have hit these callsites first, with no
-        // subscriber: their cached "never" interest would drop our events.
-        tracing::callsite::rebuild_interest_cache();
-        f()
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(|| ThreadBuf)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber in this test binary");
     });
-    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    BUF.with(|buf| buf.borrow_mut().clear());
+    f();
+    let text = BUF.with(|buf| String::from_utf8(std::mem::take(&mut *buf.borrow_mut())).unwrap());
     text.lines().map(str::to_owned).collect()
 }
 
