@@ -27,6 +27,7 @@ usage: scripts/mock-report-all.sh [options]
   --wait-alert-secs <n>   wait before querying alerts (default 2)
   --print-payload         print every batch
   --cleanup-temp          delete the temporary directory at the end
+  --list-agents           print the agent ids the scenario reports as, then exit
   -h, --help              this text
 EOF
 }
@@ -34,7 +35,7 @@ EOF
 scenario=all agent_count=5 agent_prefix=mock pause_ms=120
 grpc_endpoint=127.0.0.1:9090 http_base_url=http://127.0.0.1:8080 health_url=""
 build_mode=debug auto_auth=0 api_username=admin api_password=changeme
-auth_token="" auth_token_file="" wait_alert_secs=2 print_payload=0 cleanup_temp=0
+auth_token="" auth_token_file="" wait_alert_secs=2 print_payload=0 cleanup_temp=0 list_agents=0
 
 need() { [[ $# -ge 2 ]] || { echo "error: $1 needs a value" >&2; exit 2; }; }
 while [[ $# -gt 0 ]]; do
@@ -55,6 +56,7 @@ while [[ $# -gt 0 ]]; do
     --wait-alert-secs) need "$@"; wait_alert_secs=$2; shift 2 ;;
     --print-payload) print_payload=1; shift ;;
     --cleanup-temp) cleanup_temp=1; shift ;;
+    --list-agents) list_agents=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "error: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -62,6 +64,17 @@ done
 [[ -n $auth_token && -n $auth_token_file ]] && { echo "error: --auth-token and --auth-token-file are exclusive" >&2; exit 2; }
 [[ $build_mode =~ ^(debug|release|skip)$ ]] || { echo "error: --build-mode must be debug, release or skip" >&2; exit 2; }
 [[ -n $health_url ]] || health_url="$http_base_url/v1/health"
+
+agent_ids() {
+  local i
+  case $scenario in all|baseline) for ((i = 1; i <= agent_count; i++)); do printf '%s-normal-%02d\n' "$agent_prefix" "$i"; done ;; esac
+  case $scenario in all|threshold) echo "$agent_prefix-threshold" ;; esac
+  case $scenario in all|rate) echo "$agent_prefix-rate" ;; esac
+  case $scenario in all|trend) echo "$agent_prefix-trend" ;; esac
+  case $scenario in all|cert) echo "cert-checker" ;; esac
+  case $scenario in all|recovery) echo "$agent_prefix-recovery" ;; esac
+}
+if [[ $list_agents == 1 ]]; then agent_ids; exit 0; fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/oxmon-mock.XXXXXX")
@@ -106,15 +119,6 @@ else
   echo "warning: health check failed at $health_url; trying anyway" >&2
 fi
 
-agent_ids() {
-  local i
-  case $scenario in all|baseline) for ((i = 1; i <= agent_count; i++)); do printf '%s-normal-%02d\n' "$agent_prefix" "$i"; done ;; esac
-  case $scenario in all|threshold) echo "$agent_prefix-threshold" ;; esac
-  case $scenario in all|rate) echo "$agent_prefix-rate" ;; esac
-  case $scenario in all|trend) echo "$agent_prefix-trend" ;; esac
-  case $scenario in all|cert) echo "cert-checker" ;; esac
-  case $scenario in all|recovery) echo "$agent_prefix-recovery" ;; esac
-}
 
 login() {
   api POST /v1/auth/login "{\"username\":\"$api_username\",\"password\":\"$api_password\"}"

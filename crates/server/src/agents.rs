@@ -67,6 +67,9 @@ struct AgentState {
 #[derive(Debug, Default)]
 pub struct AgentRegistry {
     agents: Mutex<HashMap<String, AgentState>>,
+    /// Held while dirty records are saved and while an agent is forgotten,
+    /// so a flush cannot save a forgotten agent's row again.
+    persisting: tokio::sync::Mutex<()>,
 }
 
 impl AgentRegistry {
@@ -84,7 +87,7 @@ impl AgentRegistry {
                 (r.agent_id, state)
             })
             .collect();
-        Self { agents: Mutex::new(agents) }
+        Self { agents: Mutex::new(agents), persisting: tokio::sync::Mutex::new(()) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, AgentState>> {
@@ -155,6 +158,18 @@ impl AgentRegistry {
                 }
             })
             .collect()
+    }
+
+    /// Held across taking dirty records and saving them, and across
+    /// forgetting an agent (memory and database).
+    pub async fn persisting(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.persisting.lock().await
+    }
+
+    /// Removes `agent_id` from memory; whether it was there. A report from
+    /// it afterwards makes it known again.
+    pub fn forget(&self, agent_id: &str) -> bool {
+        self.lock().remove(agent_id).is_some()
     }
 
     /// Marks records as unsaved again after a failed flush.

@@ -123,6 +123,7 @@ fn documented_routes(state: Arc<AppState>) -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(auth::change_password))
         .routes(routes!(agents::list))
         .routes(routes!(agents::latest))
+        .routes(routes!(agents::forget))
         .routes(routes!(whitelist::create, whitelist::list))
         .routes(routes!(whitelist::update, whitelist::delete))
         .routes(routes!(whitelist::rotate))

@@ -322,6 +322,7 @@ async fn flush_agents_loop(state: Arc<AppState>, stopped: watch::Receiver<bool>)
 }
 
 async fn flush_agents(state: &AppState) {
+    let _persisting = state.agents.persisting().await;
     let dirty = state.agents.take_dirty();
     if dirty.is_empty() {
         return;

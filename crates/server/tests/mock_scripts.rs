@@ -35,8 +35,15 @@ async fn mock_e2e_passes_against_a_fresh_server() {
     let s = TestServer::start().await;
     let out = mock_e2e(&s, &[]).await;
     assert!(out.contains("all 10 checks passed"), "{out}");
+    assert!(out.contains("forgot 6 mock agents"), "{out}");
     assert!(out.contains("== mock-e2e passed"), "{out}");
-    // Every scenario's agent reported.
+    // It leaves no mock agent behind, nor an open alert of one; the server's
+    // own certificate checker keeps its id.
+    let listed = s.data("/v1/agents").await.to_string();
+    assert!(!listed.contains("mock-"), "mock agents left in /v1/agents: {listed}");
+    let active = s.data("/v1/alerts/active?limit=100").await.to_string();
+    assert!(!active.contains("mock-"), "open alerts of mock agents: {active}");
+    // Every scenario's agent reported (their samples stay until retention).
     let agents = s.data("/v1/metrics/agents").await.to_string();
     for agent in [
         "mock-normal-01",
@@ -68,11 +75,14 @@ async fn mock_e2e_with_auto_auth_passes_against_a_server_requiring_agent_auth() 
     let mut config = support::config(tmp.path());
     config.require_agent_auth = true;
     let s = TestServer::start_with(config).await;
-    let out = mock_e2e(&s, &["--auto-auth"]).await;
+    let out = mock_e2e(&s, &["--auto-auth", "--keep-agents"]).await;
     assert!(out.contains("whitelisted 7 agents"), "{out}");
+    assert!(!out.contains("forgot"), "{out}");
     assert!(out.contains("== mock-e2e passed"), "{out}");
     // Twice: existing whitelist entries get their tokens rotated.
     mock_e2e(&s, &["--auto-auth"]).await;
+    let whitelist = s.data("/v1/agents/whitelist?limit=100").await.to_string();
+    assert!(!whitelist.contains("mock-"), "mock agents left in the whitelist: {whitelist}");
     // Without tokens, the same reports are refused and the script fails.
     let mut cmd = Command::new("bash");
     cmd.arg(script("mock-report-all.sh"))

@@ -22,6 +22,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("delete", "/v1/auth/session"),
     ("get", "/v1/agents"),
     ("get", "/v1/agents/{id}/latest"),
+    ("delete", "/v1/agents/{id}"),
     ("get", "/v1/agents/whitelist"),
     ("post", "/v1/agents/whitelist"),
     ("put", "/v1/agents/whitelist/{id}"),
@@ -231,7 +232,10 @@ async fn real_responses_validate_against_the_document() {
         let (status, body, _) = s.get(concrete).await;
         check(&doc, "get", documented, status, &body);
     }
+    s.report(batch("gone-1", vec![point("cpu.usage", &[], t - 1000, 10.0)])).await;
     let calls = [
+        ("delete", "/v1/agents/{id}", "/v1/agents/gone-1".to_owned(), None),
+        ("delete", "/v1/agents/{id}", "/v1/agents/nobody".to_owned(), None),
         ("put", "/v1/agents/whitelist/{id}", format!("/v1/agents/whitelist/{id}"), Some(json!({"description": "d"}))),
         ("put", "/v1/agents/whitelist/{id}", "/v1/agents/whitelist/missing".to_owned(), Some(json!({}))),
         ("post", "/v1/agents/whitelist/{id}/token", format!("/v1/agents/whitelist/{id}/token"), None),

@@ -116,3 +116,49 @@ async fn bad_whitelist_requests_are_explained_and_change_nothing() {
     assert_eq!(s.data("/v1/agents/whitelist").await, json!([]));
     s.stop().await;
 }
+
+/// `DELETE /v1/agents/{id}`: the agent leaves `/v1/agents` and the whitelist
+/// (its token stops working), its open alerts are resolved, and a restart
+/// (whose shutdown flushes agent activity) does not bring it back.
+#[tokio::test]
+async fn a_forgotten_agent_stays_forgotten_across_a_restart() {
+    let (tmp, s) = auth_server().await;
+    let (status, body) = s.call(Method::POST, "/v1/agents/whitelist", Some(json!({"agent_id": "mock-1"}))).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["data"]["token"].as_str().unwrap().to_owned();
+    let rule = json!({"name": "hot", "rule_type": "threshold", "metric": "cpu.usage", "severity": "critical",
+        "config_json": "{\"operator\":\"gt\",\"value\":0.5,\"duration_secs\":0}"});
+    let (status, body) = s.call(Method::POST, "/v1/alerts/rules", Some(rule)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(report_with(&s, "mock-1", &token).await, Ok(true));
+    // Evaluation runs after the ack, on the engine's thread.
+    let mut active = Value::Null;
+    for _ in 0..100 {
+        active = s.data("/v1/alerts/active").await;
+        if active.as_array().unwrap().iter().any(|e| e["agent_id"] == "mock-1") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(active.as_array().unwrap().len(), 1, "{active}");
+
+    let (status, body) = s.call(Method::DELETE, "/v1/agents/mock-1", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"], json!({"agent_id": "mock-1", "whitelist_removed": true, "alerts_resolved": 1}));
+    let ids = |agents: Value| -> Vec<String> {
+        agents.as_array().unwrap().iter().map(|a| a["agent_id"].as_str().unwrap().to_owned()).collect()
+    };
+    assert!(ids(s.data("/v1/agents").await).is_empty());
+    assert!(s.data("/v1/agents/whitelist").await.as_array().unwrap().is_empty());
+    assert!(s.data("/v1/alerts/active").await.as_array().unwrap().is_empty());
+    assert_eq!(report_with(&s, "mock-1", &token).await, Err(tonic::Code::Unauthenticated), "the token is gone");
+    let (status, body) = s.call(Method::DELETE, "/v1/agents/mock-1", None).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["err_msg"], "Agent not found");
+
+    let dir = s.stop().await;
+    let s =
+        TestServer::start_with(oxmon_server::config::ServerConfig { require_agent_auth: true, ..config(&dir) }).await;
+    assert!(ids(s.data("/v1/agents").await).is_empty(), "not saved again by the flush at shutdown");
+    drop(tmp);
+}

@@ -26,7 +26,7 @@ use std::time::Duration;
 use rand::RngCore;
 use rusqlite::{Connection, Row, ToSql, Transaction};
 
-pub use agents::AgentRecord;
+pub use agents::{AgentRecord, Forgotten};
 pub use alerts::{
     AlertEvent, AlertFilter, AlertSummary, EventWrite, STATUS_ACKNOWLEDGED, STATUS_OPEN, STATUS_RESOLVED, Transition,
 };

@@ -3,6 +3,7 @@
 use axum::extract::Path;
 use oxmon_common::metric::{AGENT_METRICS, LEGACY_LOAD_METRICS};
 use serde::Serialize;
+
 use utoipa::ToSchema;
 
 use super::AppStateRef;
@@ -110,4 +111,43 @@ pub async fn latest(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
         })
         .collect();
     Ok(ApiOk::data(items))
+}
+
+/// What `DELETE /v1/agents/{id}` removed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForgottenItem {
+    agent_id: String,
+    /// Its whitelist entry was deleted: its token no longer works.
+    whitelist_removed: bool,
+    /// Its open and acknowledged alert events, now resolved.
+    alerts_resolved: usize,
+}
+
+/// Forget an agent (added in 0.2): it leaves `/v1/agents` and the
+/// whitelist (its token stops working), and its open alerts are resolved.
+/// Its samples stay until retention removes their days. An agent that
+/// reports again (allowed when agent auth is off) is known again.
+#[utoipa::path(delete, path = "/agents/{id}", tag = "agents", security(("bearer_auth" = [])),
+    params(("id" = String, Path, description = "Agent id")),
+    responses(
+        (status = 200, description = "Forgotten", body = Envelope<ForgottenItem>),
+        (status = 404, description = "`Agent not found`", body = EmptyEnvelope)))]
+pub async fn forget(state: AppStateRef, Path(id): Path<String>) -> ApiResult {
+    let now_s = state.clock.now_ms() / 1000;
+    // Held across memory and database: the periodic flush cannot save this
+    // agent's activity again in between.
+    let _persisting = state.agents.persisting().await;
+    let in_memory = state.agents.forget(&id);
+    let key = id.clone();
+    let forgotten = state.management(move |m| m.forget_agent(&key, now_s)).await?;
+    if !in_memory && !forgotten.known && !forgotten.whitelist_removed {
+        return Err(ApiError::not_found("Agent not found"));
+    }
+    tracing::info!(agent_id = %id, whitelist_removed = forgotten.whitelist_removed,
+        alerts_resolved = forgotten.alerts_resolved, "agent forgotten");
+    Ok(ApiOk::data(ForgottenItem {
+        agent_id: id,
+        whitelist_removed: forgotten.whitelist_removed,
+        alerts_resolved: forgotten.alerts_resolved,
+    }))
 }

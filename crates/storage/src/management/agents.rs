@@ -65,6 +65,41 @@ impl Management {
     }
 }
 
+/// What forgetting an agent removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Forgotten {
+    /// It had an activity row.
+    pub known: bool,
+    /// Its whitelist entry was deleted (its token stops working).
+    pub whitelist_removed: bool,
+    /// Its open or acknowledged alert events, now resolved.
+    pub alerts_resolved: usize,
+}
+
+impl Management {
+    /// Forgets `agent_id` in one transaction: its activity row, its whitelist entry, and its open
+    /// alert events (resolved at `now_s`). Its samples stay until retention removes their days.
+    pub fn forget_agent(&self, agent_id: &str, now_s: i64) -> Result<Forgotten> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let known = tx.execute("DELETE FROM agents WHERE agent_id = ?1", [agent_id])? > 0;
+            let whitelist_removed = tx.execute("DELETE FROM agent_whitelist WHERE agent_id = ?1", [agent_id])? > 0;
+            let alerts_resolved = tx.execute(
+                "UPDATE alert_events SET status = ?2, updated_at = ?3 WHERE agent_id = ?1 AND status IN (?4, ?5)",
+                params![
+                    agent_id,
+                    super::alerts::STATUS_RESOLVED,
+                    now_s,
+                    super::alerts::STATUS_OPEN,
+                    super::alerts::STATUS_ACKNOWLEDGED
+                ],
+            )?;
+            tx.commit()?;
+            Ok(Forgotten { known, whitelist_removed, alerts_resolved })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
