@@ -129,7 +129,7 @@ async fn a_forgotten_agent_stays_forgotten_across_a_restart() {
     let rule = json!({"name": "hot", "rule_type": "threshold", "metric": "cpu.usage", "severity": "critical",
         "config_json": "{\"operator\":\"gt\",\"value\":0.5,\"duration_secs\":0}"});
     let (status, body) = s.call(Method::POST, "/v1/alerts/rules", Some(rule)).await;
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(status, 201, "{body}");
     assert_eq!(report_with(&s, "mock-1", &token).await, Ok(true));
     // Evaluation runs after the ack, on the engine's thread.
     let mut active = Value::Null;
