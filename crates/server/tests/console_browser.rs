@@ -15,7 +15,7 @@ mod support;
 mod webdriver;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use reqwest::Method;
@@ -23,30 +23,10 @@ use serde_json::{Value, json};
 use support::*;
 use webdriver::Browser;
 
-/// target/<profile>/deps/<test> → target/<profile>/oxmon-agent.
-fn agent_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("OXMON_AGENT_BIN") {
-        return path.into();
-    }
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().and_then(|deps| deps.parent()).unwrap().join("oxmon-agent");
-    assert!(path.exists(), "{} is missing: run `cargo build -p oxmon-agent` first", path.display());
-    path
-}
-
 fn screenshots_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     // target/<profile>/deps/<test> → target/console-screenshots
     exe.ancestors().nth(3).unwrap().join("console-screenshots")
-}
-
-struct Agent(Child);
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn this_host() -> String {

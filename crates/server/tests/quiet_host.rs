@@ -18,8 +18,7 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use oxmon_common::metric::Labels;
@@ -29,27 +28,6 @@ use serde_json::Value;
 use support::*;
 
 const AGENT_ID: &str = "quiet-host";
-
-fn agent_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("OXMON_AGENT_BIN") {
-        return path.into();
-    }
-    // target/<profile>/deps/quiet_host-<hash> → target/<profile>/oxmon-agent
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().and_then(|deps| deps.parent()).unwrap().join("oxmon-agent");
-    assert!(path.exists(), "{} is missing: run `cargo build -p oxmon-agent` first", path.display());
-    path
-}
-
-/// Kills the agent when the test ends, however it ends.
-struct Agent(Child);
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// One stored event, as `/v1/alerts/history` returns it.
 #[derive(Debug)]

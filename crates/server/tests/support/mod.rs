@@ -193,3 +193,25 @@ pub fn tls_files(dir: &Path, pki: &Pki) -> oxmon_server::config::TlsConfig {
     std::fs::write(dir.join("server.key"), &pki.key_pem).unwrap();
     oxmon_server::config::TlsConfig { cert_file: dir.join("server.pem"), key_file: dir.join("server.key") }
 }
+
+/// The `oxmon-agent` binary beside the test's executable
+/// (target/<profile>/deps/<test> -> target/<profile>/oxmon-agent), or `OXMON_AGENT_BIN`.
+pub fn agent_binary() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("OXMON_AGENT_BIN") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().and_then(|deps| deps.parent()).unwrap().join("oxmon-agent");
+    assert!(path.exists(), "{} is missing: run `cargo build -p oxmon-agent` first", path.display());
+    path
+}
+
+/// A child process (the real agent) killed when the test ends, however it ends.
+pub struct Agent(pub std::process::Child);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
